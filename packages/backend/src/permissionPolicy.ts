@@ -1,0 +1,69 @@
+import {
+  AuthorizeResult,
+  isPermission,
+  isResourcePermission,
+  type PolicyDecision,
+} from '@backstage/plugin-permission-common';
+import type {
+  PermissionPolicy,
+  PolicyQuery,
+  PolicyQueryUser,
+} from '@backstage/plugin-permission-node';
+import {
+  catalogConditions,
+  createCatalogConditionalDecision,
+} from '@backstage/plugin-catalog-backend/alpha';
+import {
+  backupCreatePermission,
+  archiveDownloadPermission,
+  clusterSessionCreatePermission,
+  volumeReadPermission,
+  backupReadPermission,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+
+/** Members of this group may do everything, including pasting kubeconfigs. */
+export const ADMIN_GROUP_REF = 'group:default/admins';
+
+/**
+ * The demo portal's policy:
+ * - admins may do everything;
+ * - only admins may paste a kubeconfig;
+ * - everyone signed in may see volumes and backup history;
+ * - only an entity's owners may back up its volumes and download their archives;
+ * - everything that is not ours is allowed, as in a fresh Backstage app.
+ */
+export class VolumeManagerDemoPolicy implements PermissionPolicy {
+  async handle(
+    request: PolicyQuery,
+    user?: PolicyQueryUser,
+  ): Promise<PolicyDecision> {
+    const { permission } = request;
+    if (!permission.name.startsWith('volume-manager.')) {
+      return { result: AuthorizeResult.ALLOW };
+    }
+    const claims = user?.info.ownershipEntityRefs ?? [];
+    if (claims.includes(ADMIN_GROUP_REF)) {
+      return { result: AuthorizeResult.ALLOW };
+    }
+    if (isPermission(permission, clusterSessionCreatePermission)) {
+      return { result: AuthorizeResult.DENY };
+    }
+    if (
+      isPermission(permission, volumeReadPermission) ||
+      isPermission(permission, backupReadPermission)
+    ) {
+      return { result: AuthorizeResult.ALLOW };
+    }
+    if (
+      isResourcePermission(permission, 'catalog-entity') &&
+      (isPermission(permission, backupCreatePermission) ||
+        isPermission(permission, archiveDownloadPermission))
+    ) {
+      return createCatalogConditionalDecision(
+        permission,
+        catalogConditions.isEntityOwner({ claims }),
+      );
+    }
+    return { result: AuthorizeResult.DENY };
+  }
+}

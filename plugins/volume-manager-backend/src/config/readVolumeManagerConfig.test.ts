@@ -1,0 +1,86 @@
+import { ConfigReader } from '@backstage/config';
+import { DEFAULTS, readVolumeManagerConfig } from './readVolumeManagerConfig';
+
+describe('readVolumeManagerConfig', () => {
+  it('uses the documented defaults', () => {
+    const c = readVolumeManagerConfig(new ConfigReader({}), {});
+    expect(c.backupDir).toBe('./backups');
+    expect(c.helper.image).toBe('alpine:3.20');
+    expect(c.helper.podTimeoutSeconds).toBe(120);
+    expect(c.discovery).toEqual({ timeoutSeconds: 20, maxNamespaceScan: 100 });
+    expect(c.defaultAuthMode).toBeUndefined();
+    expect(c.concurrency).toBe(DEFAULTS.concurrency);
+    expect(c.allowAdHocDestinations).toBe(false);
+    expect(c.destinations).toEqual([]);
+  });
+
+  it('takes NKVM_* environment variables when config is silent', () => {
+    const c = readVolumeManagerConfig(new ConfigReader({}), {
+      NKVM_BACKUP_DIR: '/var/lib/nkvm/backups',
+      NKVM_HELPER_IMAGE: 'registry.example.com/helper@sha256:abc',
+      NKVM_HELPER_POD_TIMEOUT_SECONDS: '30',
+      NKVM_DISCOVERY_TIMEOUT_SECONDS: '5',
+      NKVM_MAX_NAMESPACE_SCAN: '7',
+      NKVM_DEFAULT_AUTH_MODE: 'paste',
+    });
+    expect(c.backupDir).toBe('/var/lib/nkvm/backups');
+    expect(c.helper.image).toBe('registry.example.com/helper@sha256:abc');
+    expect(c.helper.podTimeoutSeconds).toBe(30);
+    expect(c.discovery).toEqual({ timeoutSeconds: 5, maxNamespaceScan: 7 });
+    expect(c.defaultAuthMode).toBe('paste');
+  });
+
+  it('prefers config keys over environment variables', () => {
+    const c = readVolumeManagerConfig(
+      new ConfigReader({ volumeManager: { backupDir: '/cfg', helper: { podTimeoutSeconds: 9 } } }),
+      { NKVM_BACKUP_DIR: '/env', NKVM_HELPER_POD_TIMEOUT_SECONDS: '30' },
+    );
+    expect(c.backupDir).toBe('/cfg');
+    expect(c.helper.podTimeoutSeconds).toBe(9);
+  });
+
+  it('rejects bad values with a message naming the setting', () => {
+    expect(() =>
+      readVolumeManagerConfig(new ConfigReader({}), { NKVM_MAX_NAMESPACE_SCAN: 'lots' }),
+    ).toThrow("NKVM_MAX_NAMESPACE_SCAN must be a positive integer, got 'lots'");
+    expect(() =>
+      readVolumeManagerConfig(new ConfigReader({}), { NKVM_DEFAULT_AUTH_MODE: 'magic' }),
+    ).toThrow(/must be one of in-cluster, kubeconfig, paste, got 'magic'/);
+    expect(() =>
+      readVolumeManagerConfig(
+        new ConfigReader({ volumeManager: { clusters: [{ name: 'x' }] } }),
+        {},
+      ),
+    ).toThrow("volumeManager.clusters 'x' needs either inCluster: true or kubeconfigPath");
+  });
+
+  it('reads destinations and refuses a reused id', () => {
+    const dest = {
+      id: 'offsite',
+      type: 'ftps',
+      host: 'ftp.example.com',
+      username: 'backup',
+      password: 's3cret',
+      remoteDir: '/backups',
+      tls: { rejectUnauthorized: false },
+    };
+    const c = readVolumeManagerConfig(
+      new ConfigReader({ volumeManager: { destinations: [dest] } }),
+      {},
+    );
+    expect(c.destinations[0]).toEqual(
+      expect.objectContaining({
+        id: 'offsite',
+        type: 'ftps',
+        tls: { ca: undefined, rejectUnauthorized: false, implicit: false },
+        keepLocalCopy: false,
+      }),
+    );
+    expect(() =>
+      readVolumeManagerConfig(
+        new ConfigReader({ volumeManager: { destinations: [{ ...dest, id: 'local' }] } }),
+        {},
+      ),
+    ).toThrow("duplicate or reserved id 'local'");
+  });
+});

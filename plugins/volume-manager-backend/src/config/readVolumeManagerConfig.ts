@@ -1,0 +1,205 @@
+import type { Config } from '@backstage/config';
+import { InputError } from '@backstage/errors';
+import type { AuthMode } from '@nkvm/backstage-plugin-volume-manager-common';
+
+/** Defaults, named so the docs and the code cannot drift apart. */
+export const DEFAULTS = {
+  backupDir: './backups',
+  helperImage: 'alpine:3.20',
+  helperPodTimeoutSeconds: 120,
+  helperActiveDeadlineSeconds: 6 * 60 * 60,
+  discoveryTimeoutSeconds: 20,
+  maxNamespaceScan: 100,
+  concurrency: 3,
+  maxVolumesPerRun: 50,
+} as const;
+
+const AUTH_MODES: readonly AuthMode[] = ['in-cluster', 'kubeconfig', 'paste'];
+
+export type DestinationType = 'ftp' | 'ftps' | 'scp' | 'rsync';
+
+export interface ConfiguredDestination {
+  id: string;
+  type: DestinationType;
+  host: string;
+  port?: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  remoteDir: string;
+  tls?: { ca?: string; rejectUnauthorized: boolean; implicit: boolean };
+  hostKeySha256?: string;
+  keepLocalCopy: boolean;
+}
+
+export type ConfiguredCluster =
+  | { name: string; inCluster: true }
+  | { name: string; kubeconfigPath: string; context?: string };
+
+export interface VolumeManagerConfig {
+  backupDir: string;
+  helper: {
+    image: string;
+    podTimeoutSeconds: number;
+    activeDeadlineSeconds: number;
+    defaultSecurityMode: 'root-dac-read-search' | 'nonroot';
+  };
+  discovery: { timeoutSeconds: number; maxNamespaceScan: number };
+  defaultAuthMode?: AuthMode;
+  allowedNamespaces?: string[];
+  concurrency: number;
+  maxVolumesPerRun: number;
+  allowAdHocDestinations: boolean;
+  clusters: ConfiguredCluster[];
+  destinations: ConfiguredDestination[];
+}
+
+type Env = Record<string, string | undefined>;
+
+function positiveInt(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InputError(`${what} must be a positive integer, got '${value}'`);
+  }
+  return value;
+}
+
+function envInt(env: Env, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InputError(`${name} must be a positive integer, got '${raw}'`);
+  }
+  return value;
+}
+
+function envString(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+function readAuthMode(config: Config, env: Env): AuthMode | undefined {
+  const raw =
+    config.getOptionalString('volumeManager.defaultAuthMode') ??
+    envString(env, 'NKVM_DEFAULT_AUTH_MODE');
+  if (raw === undefined) return undefined;
+  if (!AUTH_MODES.includes(raw as AuthMode)) {
+    throw new InputError(
+      `volumeManager.defaultAuthMode / NKVM_DEFAULT_AUTH_MODE must be one of ${AUTH_MODES.join(', ')}, got '${raw}'`,
+    );
+  }
+  return raw as AuthMode;
+}
+
+function readClusters(config: Config): ConfiguredCluster[] {
+  return (config.getOptionalConfigArray('volumeManager.clusters') ?? []).map(c => {
+    const name = c.getString('name');
+    if (c.getOptionalBoolean('inCluster')) return { name, inCluster: true as const };
+    const kubeconfigPath = c.getOptionalString('kubeconfigPath');
+    if (!kubeconfigPath) {
+      throw new InputError(
+        `volumeManager.clusters '${name}' needs either inCluster: true or kubeconfigPath`,
+      );
+    }
+    return { name, kubeconfigPath, context: c.getOptionalString('context') };
+  });
+}
+
+function readDestinations(config: Config): ConfiguredDestination[] {
+  const seen = new Set<string>(['local']);
+  return (config.getOptionalConfigArray('volumeManager.destinations') ?? []).map(d => {
+    const id = d.getString('id');
+    if (seen.has(id)) {
+      throw new InputError(`volumeManager.destinations: duplicate or reserved id '${id}'`);
+    }
+    seen.add(id);
+    const type = d.getString('type') as DestinationType;
+    if (!['ftp', 'ftps', 'scp', 'rsync'].includes(type)) {
+      throw new InputError(`volumeManager.destinations '${id}': unknown type '${type}'`);
+    }
+    const tls = d.getOptionalConfig('tls');
+    return {
+      id,
+      type,
+      host: d.getString('host'),
+      port: d.getOptionalNumber('port'),
+      username: d.getString('username'),
+      password: d.getOptionalString('password'),
+      privateKey: d.getOptionalString('privateKey'),
+      remoteDir: d.getString('remoteDir'),
+      tls: tls
+        ? {
+            ca: tls.getOptionalString('ca'),
+            rejectUnauthorized: tls.getOptionalBoolean('rejectUnauthorized') ?? true,
+            implicit: tls.getOptionalBoolean('implicit') ?? false,
+          }
+        : undefined,
+      hostKeySha256: d.getOptionalString('hostKeySha256'),
+      keepLocalCopy: d.getOptionalBoolean('keepLocalCopy') ?? false,
+    };
+  });
+}
+
+/**
+ * The one place that turns app-config (and the `NKVM_*` environment variables) into typed
+ * options with defaults. A config key wins over its environment variable, which wins over the
+ * default. Nothing else in the plugin reads config.
+ */
+export function readVolumeManagerConfig(
+  config: Config,
+  env: Env = process.env,
+): VolumeManagerConfig {
+  const c = (key: string) => config.getOptionalNumber(`volumeManager.${key}`);
+  const securityMode =
+    config.getOptionalString('volumeManager.helper.defaultSecurityMode') ??
+    'root-dac-read-search';
+  if (securityMode !== 'root-dac-read-search' && securityMode !== 'nonroot') {
+    throw new InputError(
+      `volumeManager.helper.defaultSecurityMode must be 'root-dac-read-search' or 'nonroot', got '${securityMode}'`,
+    );
+  }
+  return {
+    backupDir:
+      config.getOptionalString('volumeManager.backupDir') ??
+      envString(env, 'NKVM_BACKUP_DIR') ??
+      DEFAULTS.backupDir,
+    helper: {
+      image:
+        config.getOptionalString('volumeManager.helper.image') ??
+        envString(env, 'NKVM_HELPER_IMAGE') ??
+        DEFAULTS.helperImage,
+      podTimeoutSeconds:
+        positiveInt(c('helper.podTimeoutSeconds'), 'volumeManager.helper.podTimeoutSeconds') ??
+        envInt(env, 'NKVM_HELPER_POD_TIMEOUT_SECONDS') ??
+        DEFAULTS.helperPodTimeoutSeconds,
+      activeDeadlineSeconds:
+        positiveInt(
+          c('helper.activeDeadlineSeconds'),
+          'volumeManager.helper.activeDeadlineSeconds',
+        ) ?? DEFAULTS.helperActiveDeadlineSeconds,
+      defaultSecurityMode: securityMode,
+    },
+    discovery: {
+      timeoutSeconds:
+        positiveInt(c('discovery.timeoutSeconds'), 'volumeManager.discovery.timeoutSeconds') ??
+        envInt(env, 'NKVM_DISCOVERY_TIMEOUT_SECONDS') ??
+        DEFAULTS.discoveryTimeoutSeconds,
+      maxNamespaceScan:
+        positiveInt(c('discovery.maxNamespaceScan'), 'volumeManager.discovery.maxNamespaceScan') ??
+        envInt(env, 'NKVM_MAX_NAMESPACE_SCAN') ??
+        DEFAULTS.maxNamespaceScan,
+    },
+    defaultAuthMode: readAuthMode(config, env),
+    allowedNamespaces: config.getOptionalStringArray('volumeManager.allowedNamespaces'),
+    concurrency:
+      positiveInt(c('concurrency'), 'volumeManager.concurrency') ?? DEFAULTS.concurrency,
+    maxVolumesPerRun:
+      positiveInt(c('maxVolumesPerRun'), 'volumeManager.maxVolumesPerRun') ??
+      DEFAULTS.maxVolumesPerRun,
+    allowAdHocDestinations:
+      config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
+    clusters: readClusters(config),
+    destinations: readDestinations(config),
+  };
+}

@@ -1,0 +1,6 @@
+/**
+ * The volume-manager backend plugin.
+ *
+ * @packageDocumentation
+ */
+export { volumeManagerPlugin as default } from './plugin';

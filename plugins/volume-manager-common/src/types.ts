@@ -1,0 +1,226 @@
+/**
+ * API types shared by the backend and the frontend. This is the stable JSON contract of
+ * `/api/volume-manager`; see the plugin README for examples.
+ */
+
+/**
+ * Where the backend can reach a cluster from. `config` covers Backstage's
+ * `kubernetes.clusterLocatorMethods`; `volumeManager` covers `volumeManager.clusters[]`;
+ * `session` is a kubeconfig pasted by a user for a short troubleshooting session.
+ *
+ * @public
+ */
+export type ClusterSource =
+  | 'kubernetes-config'
+  | 'local-kubectl-proxy'
+  | 'in-cluster'
+  | 'kubeconfig'
+  | 'session';
+
+/**
+ * The way a user can offer cluster access in the UI, ordered by `volumeManager.defaultAuthMode`.
+ *
+ * @public
+ */
+export type AuthMode = 'in-cluster' | 'kubeconfig' | 'paste';
+
+/** @public */
+export interface ClusterSummary {
+  name: string;
+  title?: string;
+  source: ClusterSource;
+  /** The auth provider key, for example `serviceAccount`, `localKubectlProxy` or `anonymous`. */
+  authProvider?: string;
+  /** Set for `session` clusters: when the pasted credentials are forgotten. */
+  expiresAt?: string;
+}
+
+/** @public */
+export interface ClustersResponse {
+  clusters: ClusterSummary[];
+  /** The auth modes the UI offers, the default first. */
+  authModes: AuthMode[];
+}
+
+/**
+ * The workload that owns the pods mounting a PVC, resolved through ownerReferences.
+ *
+ * @public
+ */
+export interface VolumeOwner {
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Job' | 'ReplicaSet' | 'Pod' | string;
+  name: string;
+}
+
+/** @public */
+export interface VolumeMount {
+  pod: string;
+  node: string | null;
+  readOnly: boolean;
+}
+
+/** @public */
+export type BackupStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'interrupted'
+  | 'cancelled';
+
+/** @public */
+export interface LastBackup {
+  runId: string;
+  itemId: string;
+  finishedAt: string;
+  bytes: number;
+  sha256: string;
+  archiveUri: string;
+}
+
+/**
+ * One PersistentVolumeClaim as the inventory reports it.
+ *
+ * @public
+ */
+export interface Volume {
+  cluster: string;
+  namespace: string;
+  name: string;
+  phase: string;
+  /** Requested and actual capacity, as Kubernetes quantities. */
+  capacity: { requested: string | null; actual: string | null };
+  storageClass: string | null;
+  accessModes: string[];
+  volumeName: string | null;
+  /** `null` means no pod mounts the PVC: it is unmounted. */
+  owner: VolumeOwner | null;
+  mounts: VolumeMount[];
+  /** The catalog entity the PVC was matched to, when known. */
+  entityRef?: string;
+  lastSuccessfulBackup: LastBackup | null;
+  /** Status of the most recent backup attempt, whatever its outcome. */
+  lastStatus?: BackupStatus | null;
+}
+
+/**
+ * A partial failure of the inventory: one cluster or namespace that could not be read. The rest
+ * of the result is still valid.
+ *
+ * @public
+ */
+export interface InventoryError {
+  cluster: string;
+  namespace?: string;
+  errorType:
+    | 'CLUSTER_UNREACHABLE'
+    | 'RBAC_GAP'
+    | 'UNAUTHORIZED'
+    | 'TIMEOUT'
+    | 'NAMESPACE_LIMIT'
+    | 'UNKNOWN';
+  message: string;
+  statusCode?: number;
+}
+
+/** @public */
+export interface VolumesResponse {
+  items: Volume[];
+  errors: InventoryError[];
+}
+
+/** @public */
+export interface BackupProgress {
+  bytes: number;
+  bytesPerSecond: number;
+}
+
+/** @public */
+export interface BackupItem {
+  id: string;
+  runId: string;
+  cluster: string;
+  namespace: string;
+  pvc: string;
+  status: BackupStatus;
+  bytes: number | null;
+  sha256: string | null;
+  archiveUri: string | null;
+  error: string | null;
+  helperPod: string | null;
+  node: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  requestedBy: string;
+  progress: BackupProgress | null;
+}
+
+/** @public */
+export interface BackupRun {
+  id: string;
+  status: BackupStatus;
+  cluster: string;
+  destination: string;
+  requestedBy: string;
+  createdAt: string;
+  items: BackupItem[];
+}
+
+/** @public */
+export interface VolumeRef {
+  namespace: string;
+  name: string;
+}
+
+/** @public */
+export interface CreateBackupRequest {
+  cluster: string;
+  volumes: VolumeRef[];
+  destination: string | AdHocDestination;
+}
+
+/** @public */
+export type DestinationType = 'local' | 'ftp' | 'ftps' | 'scp' | 'rsync';
+
+/**
+ * A destination typed into the UI for one run. Used once; never stored, logged or returned.
+ *
+ * @public
+ */
+export interface AdHocDestination {
+  type: Exclude<DestinationType, 'local'>;
+  host: string;
+  port?: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  remoteDir: string;
+  hostKeySha256?: string;
+  tls?: { ca?: string; rejectUnauthorized?: boolean; implicit?: boolean };
+}
+
+/**
+ * A configured destination as the API shows it: never with its secrets.
+ *
+ * @public
+ */
+export interface DestinationSummary {
+  id: string;
+  type: DestinationType;
+  host?: string;
+  port?: number;
+  username?: string;
+  remoteDir?: string;
+}
+
+/** @public */
+export interface DestinationsResponse {
+  destinations: DestinationSummary[];
+  allowAdHoc: boolean;
+}
+
+/** @public */
+export interface BackupListResponse {
+  items: BackupItem[];
+  nextCursor: string | null;
+}

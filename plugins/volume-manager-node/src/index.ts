@@ -1,0 +1,6 @@
+/**
+ * Extension points of the volume-manager backend plugin.
+ *
+ * @packageDocumentation
+ */
+export * from './extensions';

@@ -1,0 +1,79 @@
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import type { PolicyQueryUser } from '@backstage/plugin-permission-node';
+import {
+  archiveDownloadPermission,
+  backupCreatePermission,
+  backupReadPermission,
+  clusterSessionCreatePermission,
+  volumeReadPermission,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+import { VolumeManagerDemoPolicy } from './permissionPolicy';
+
+function user(...ownershipEntityRefs: string[]): PolicyQueryUser {
+  return {
+    identity: {
+      type: 'user',
+      userEntityRef: ownershipEntityRefs[0],
+      ownershipEntityRefs,
+    },
+    info: { userEntityRef: ownershipEntityRefs[0], ownershipEntityRefs },
+    token: 'token',
+    credentials: {} as PolicyQueryUser['credentials'],
+  };
+}
+
+describe('VolumeManagerDemoPolicy', () => {
+  const policy = new VolumeManagerDemoPolicy();
+  const alice = user('user:default/alice', 'group:default/team-payments');
+  const carol = user('user:default/carol', 'group:default/admins');
+
+  it('lets only admins paste kubeconfigs', async () => {
+    await expect(
+      policy.handle({ permission: clusterSessionCreatePermission }, alice),
+    ).resolves.toEqual({ result: AuthorizeResult.DENY });
+    await expect(
+      policy.handle({ permission: clusterSessionCreatePermission }, carol),
+    ).resolves.toEqual({ result: AuthorizeResult.ALLOW });
+  });
+
+  it('lets everyone read volumes and history', async () => {
+    for (const permission of [volumeReadPermission, backupReadPermission]) {
+      await expect(policy.handle({ permission }, alice)).resolves.toEqual({
+        result: AuthorizeResult.ALLOW,
+      });
+    }
+  });
+
+  it('makes backups and downloads conditional on owning the entity', async () => {
+    for (const permission of [backupCreatePermission, archiveDownloadPermission]) {
+      const decision = await policy.handle({ permission }, alice);
+      expect(decision).toEqual({
+        result: AuthorizeResult.CONDITIONAL,
+        pluginId: 'catalog',
+        resourceType: 'catalog-entity',
+        conditions: {
+          rule: 'IS_ENTITY_OWNER',
+          resourceType: 'catalog-entity',
+          params: { claims: ['user:default/alice', 'group:default/team-payments'] },
+        },
+      });
+    }
+    await expect(policy.handle({ permission: backupCreatePermission }, carol)).resolves.toEqual({
+      result: AuthorizeResult.ALLOW,
+    });
+  });
+
+  it('leaves other plugins alone', async () => {
+    const decision = await policy.handle(
+      {
+        permission: {
+          type: 'basic',
+          name: 'catalog.entity.create',
+          attributes: { action: 'create' },
+        },
+      },
+      alice,
+    );
+    expect(decision).toEqual({ result: AuthorizeResult.ALLOW });
+  });
+});

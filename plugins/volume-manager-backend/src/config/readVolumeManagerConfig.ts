@@ -1,6 +1,13 @@
 import type { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import type { AuthMode } from '@nkvm/backstage-plugin-volume-manager-common';
+import {
+  ANNOTATION_KUBERNETES_AUTH_PROVIDER,
+  ANNOTATION_KUBERNETES_AWS_ASSUME_ROLE,
+  ANNOTATION_KUBERNETES_AWS_EXTERNAL_ID,
+  ANNOTATION_KUBERNETES_OIDC_TOKEN_PROVIDER,
+} from '@backstage/plugin-kubernetes-common';
+import type { AuthMetadata, ClusterDetails } from '@backstage/plugin-kubernetes-node';
 
 /** Defaults, named so the docs and the code cannot drift apart. */
 export const DEFAULTS = {
@@ -51,6 +58,10 @@ export interface VolumeManagerConfig {
   maxVolumesPerRun: number;
   allowAdHocDestinations: boolean;
   clusters: ConfiguredCluster[];
+  /** Clusters from Backstage's own `kubernetes.clusterLocatorMethods` (config, localKubectlProxy). */
+  kubernetesClusters: ClusterDetails[];
+  /** Locator methods we cannot use (catalog, gke), so the plugin can say so once at start-up. */
+  unsupportedLocatorMethods: string[];
   destinations: ConfiguredDestination[];
 }
 
@@ -106,6 +117,58 @@ function readClusters(config: Config): ConfiguredCluster[] {
   });
 }
 
+/**
+ * Reads `kubernetes.clusterLocatorMethods` the way Backstage's Kubernetes backend does for the
+ * `config` and `localKubectlProxy` methods.
+ */
+function readKubernetesClusters(config: Config): {
+  clusters: ClusterDetails[];
+  unsupported: string[];
+} {
+  const clusters: ClusterDetails[] = [];
+  const unsupported: string[] = [];
+  for (const method of config.getOptionalConfigArray('kubernetes.clusterLocatorMethods') ?? []) {
+    const type = method.getString('type');
+    if (type === 'localKubectlProxy') {
+      clusters.push({
+        name: 'local',
+        url: 'http://127.0.0.1:8001',
+        authMetadata: { [ANNOTATION_KUBERNETES_AUTH_PROVIDER]: 'localKubectlProxy' },
+        skipMetricsLookup: true,
+      });
+    } else if (type === 'config') {
+      for (const c of method.getOptionalConfigArray('clusters') ?? []) {
+        const block = c.getOptional<AuthMetadata>('authMetadata') ?? {};
+        const optional = (key: string) => c.getOptionalString(key);
+        const authMetadata: AuthMetadata = {
+          [ANNOTATION_KUBERNETES_AUTH_PROVIDER]:
+            block[ANNOTATION_KUBERNETES_AUTH_PROVIDER] ?? c.getString('authProvider'),
+          ...block,
+        };
+        const extra: Array<[string, string | undefined]> = [
+          ['serviceAccountToken', optional('serviceAccountToken')],
+          [ANNOTATION_KUBERNETES_AWS_ASSUME_ROLE, optional('assumeRole')],
+          [ANNOTATION_KUBERNETES_AWS_EXTERNAL_ID, optional('externalId')],
+          [ANNOTATION_KUBERNETES_OIDC_TOKEN_PROVIDER, optional('oidcTokenProvider')],
+        ];
+        for (const [key, value] of extra) if (value) authMetadata[key] = value;
+        clusters.push({
+          name: c.getString('name'),
+          title: optional('title'),
+          url: c.getString('url'),
+          skipTLSVerify: c.getOptionalBoolean('skipTLSVerify') ?? false,
+          caData: optional('caData'),
+          caFile: optional('caFile'),
+          authMetadata,
+        });
+      }
+    } else {
+      unsupported.push(type);
+    }
+  }
+  return { clusters, unsupported };
+}
+
 function readDestinations(config: Config): ConfiguredDestination[] {
   const seen = new Set<string>(['local']);
   return (config.getOptionalConfigArray('volumeManager.destinations') ?? []).map(d => {
@@ -151,6 +214,7 @@ export function readVolumeManagerConfig(
   env: Env = process.env,
 ): VolumeManagerConfig {
   const c = (key: string) => config.getOptionalNumber(`volumeManager.${key}`);
+  const kubernetes = readKubernetesClusters(config);
   const securityMode =
     config.getOptionalString('volumeManager.helper.defaultSecurityMode') ??
     'root-dac-read-search';
@@ -200,6 +264,8 @@ export function readVolumeManagerConfig(
     allowAdHocDestinations:
       config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
     clusters: readClusters(config),
+    kubernetesClusters: kubernetes.clusters,
+    unsupportedLocatorMethods: kubernetes.unsupported,
     destinations: readDestinations(config),
   };
 }

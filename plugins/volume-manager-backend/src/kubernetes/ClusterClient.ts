@@ -1,0 +1,226 @@
+/*
+ * The only module (with its siblings in this folder) that talks to Kubernetes API servers.
+ *
+ * Authentication and TLS come from @kubernetes/client-node's KubeConfig, so every credential
+ * kind it supports works the same way here. Reads go through one small JSON client rather than
+ * client-node's generated API classes: an inventory of 20,000 pods is a few dozen paginated
+ * LISTs, and the generated model deserialisation costs more than the network. Objects keep
+ * client-node's types (V1Pod, V1PersistentVolumeClaim, ...).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import {
+  describeKubernetesError,
+  KubernetesApiError,
+  type KubernetesCallContext,
+  type KubernetesStatus,
+} from './errors';
+import { resourcePath, type KubernetesResource } from './resources';
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size for `limit`/`continue` pagination. Defaults to 500, as kubectl does. */
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'DELETE' | 'PATCH';
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** A client for one cluster. */
+export interface ClusterClient {
+  readonly cluster: string;
+  /** Lists every object of a resource, following `continue` tokens. */
+  list<T>(resource: KubernetesResource, options?: ListOptions): Promise<T[]>;
+  get<T>(
+    resource: KubernetesResource,
+    namespace: string | undefined,
+    name: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<T>;
+  request<T>(path: string, context: KubernetesCallContext, options?: RequestOptions): Promise<T>;
+  /** The KubeConfig behind this client, for streaming calls (exec). */
+  readonly kubeConfig: KubeConfig;
+}
+
+interface Connection {
+  url: URL;
+  transport: typeof http | typeof https;
+  agent: http.Agent;
+  headers: http.OutgoingHttpHeaders;
+}
+
+async function connect(kc: KubeConfig): Promise<Connection> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('The kubeconfig has no current cluster');
+  const options: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const url = new URL(cluster.server);
+  const isHttp = url.protocol === 'http:';
+  const agentOptions: https.AgentOptions = {
+    keepAlive: true,
+    maxSockets: 8,
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    servername: options.servername,
+    rejectUnauthorized: options.rejectUnauthorized,
+  };
+  return {
+    url,
+    transport: isHttp ? http : https,
+    agent: isHttp ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : new https.Agent(agentOptions),
+    headers: { ...(options.headers as http.OutgoingHttpHeaders | undefined) },
+  };
+}
+
+export function createClusterClient(cluster: string, kubeConfig: KubeConfig): ClusterClient {
+  let connection: Promise<Connection> | undefined;
+  const getConnection = () => (connection ??= connect(kubeConfig));
+
+  async function request<T>(
+    path: string,
+    context: KubernetesCallContext,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    let conn: Connection;
+    try {
+      conn = await getConnection();
+    } catch (error) {
+      connection = undefined;
+      throw new KubernetesApiError(
+        cluster,
+        undefined,
+        context,
+        undefined,
+        `Cannot use the credentials of cluster '${cluster}': ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const url = new URL(conn.url.toString());
+    url.pathname = `${conn.url.pathname.replace(/\/$/, '')}${path}`;
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    return new Promise<T>((resolve, reject) => {
+      const req = conn.transport.request(
+        url,
+        {
+          method: options.method ?? 'GET',
+          agent: conn.agent,
+          signal: options.signal,
+          headers: {
+            ...conn.headers,
+            Accept: 'application/json',
+            ...(body !== undefined && {
+              'Content-Type': options.contentType ?? 'application/json',
+              'Content-Length': Buffer.byteLength(body),
+            }),
+          },
+        },
+        res => {
+          const chunks: Buffer[] = [];
+          res.on('data', chunk => chunks.push(chunk));
+          res.on('error', error => reject(error));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const statusCode = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            if (statusCode >= 200 && statusCode < 300) {
+              resolve(parsed as T);
+              return;
+            }
+            const status = (parsed && typeof parsed === 'object' ? parsed : undefined) as
+              | KubernetesStatus
+              | undefined;
+            reject(
+              new KubernetesApiError(
+                cluster,
+                statusCode,
+                context,
+                status,
+                describeKubernetesError(cluster, statusCode, context, status ?? { message: text.slice(0, 200) }),
+              ),
+            );
+          });
+        },
+      );
+      req.on('error', error => {
+        const aborted = options.signal?.aborted;
+        reject(
+          new KubernetesApiError(
+            cluster,
+            undefined,
+            context,
+            undefined,
+            aborted
+              ? `Cluster '${cluster}' did not answer in time (${context.verb} ${context.resource})`
+              : `Cluster '${cluster}' is unreachable at ${conn.url.origin}: ${error.message}`,
+            { cause: error },
+          ),
+        );
+      });
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+
+  return {
+    cluster,
+    kubeConfig,
+    request,
+    async list<T>(resource: KubernetesResource, options: ListOptions = {}): Promise<T[]> {
+      const items: T[] = [];
+      let continueToken: string | undefined;
+      const context: KubernetesCallContext = {
+        verb: 'list',
+        resource,
+        namespace: options.namespace,
+      };
+      do {
+        const page = await request<{ items?: T[]; metadata?: { continue?: string } }>(
+          resourcePath(resource, options.namespace),
+          context,
+          {
+            query: {
+              limit: options.pageSize ?? 500,
+              continue: continueToken,
+              labelSelector: options.labelSelector,
+              fieldSelector: options.fieldSelector,
+            },
+            signal: options.signal,
+          },
+        );
+        for (const item of page.items ?? []) items.push(item);
+        continueToken = page.metadata?.continue || undefined;
+      } while (continueToken);
+      return items;
+    },
+    async get<T>(
+      resource: KubernetesResource,
+      namespace: string | undefined,
+      name: string,
+      options: { signal?: AbortSignal } = {},
+    ): Promise<T> {
+      return request<T>(
+        resourcePath(resource, namespace, name),
+        { verb: 'get', resource, namespace, name },
+        { signal: options.signal },
+      );
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/*
+ * VolumeInventory: PVCs + pods (+ the workloads that own them) -> Volume[] for one or every
+ * cluster. Each cluster gets `discovery.timeoutSeconds`; a cluster that is down, too slow or
+ * forbidden becomes an entry in `errors` while the others still answer.
+ */
+import { InputError } from '@backstage/errors';
+import type {
+  InventoryError,
+  Volume,
+  VolumesResponse,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
+import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
+import { buildVolumes } from './buildVolumes';
+import { collectClusterObjects, toInventoryError } from './collectClusterObjects';
+import type { EntityMatcher } from './entityMatch';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface InventoryRequest {
+  /** One cluster; every cluster the user can use when unset. */
+  cluster?: string;
+  namespace?: string;
+  /** Entities PVCs are matched to, in priority order. */
+  entities: EntityMatcher[];
+  /** Keep only the PVCs of this entity (entity-scoped inventory). */
+  onlyEntityRef?: string;
+  /** The user, for pasted-kubeconfig sessions. */
+  userRef?: string;
+}
+
+export interface VolumeInventory {
+  list(request: InventoryRequest): Promise<VolumesResponse>;
+}
+
+export function assertDns1123Namespace(namespace: string) {
+  if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
+    throw new InputError(
+      `Namespace '${namespace}' is not a valid DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)`,
+    );
+  }
+}
+
+function intersect(...sets: Array<string[] | undefined>): string[] | undefined {
+  let result: string[] | undefined;
+  for (const set of sets) {
+    if (!set) continue;
+    result = result ? result.filter(n => set.includes(n)) : [...set];
+  }
+  return result;
+}
+
+export function createVolumeInventory(options: {
+  registry: ClusterRegistry;
+  config: VolumeManagerConfig;
+}): VolumeInventory {
+  const { registry, config } = options;
+
+  async function inventoryCluster(
+    cluster: string,
+    request: InventoryRequest,
+    namespaces: string[] | undefined,
+  ): Promise<{ items: Volume[]; errors: InventoryError[] }> {
+    const timeoutMs = config.discovery.timeoutSeconds * 1000;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const client = await registry.getClient(cluster, request.userRef);
+      const objects = await collectClusterObjects(client, {
+        namespaces,
+        maxNamespaceScan: config.discovery.maxNamespaceScan,
+        signal: controller.signal,
+      });
+      let items = buildVolumes(objects, { cluster, entities: request.entities });
+      if (request.onlyEntityRef) {
+        items = items.filter(v => v.entityRef === request.onlyEntityRef);
+      }
+      return { items, errors: objects.errors };
+    } catch (error) {
+      if (controller.signal.aborted) {
+        return {
+          items: [],
+          errors: [
+            {
+              cluster,
+              errorType: 'TIMEOUT',
+              message: `Cluster '${cluster}' did not answer within ${config.discovery.timeoutSeconds}s (discovery.timeoutSeconds)`,
+            },
+          ],
+        };
+      }
+      return { items: [], errors: [toInventoryError(cluster, error)] };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    async list(request) {
+      if (request.namespace) {
+        assertDns1123Namespace(request.namespace);
+        if (config.allowedNamespaces && !config.allowedNamespaces.includes(request.namespace)) {
+          throw new InputError(
+            `Namespace '${request.namespace}' is outside volumeManager.allowedNamespaces`,
+          );
+        }
+      }
+      const clusters = request.cluster
+        ? [request.cluster]
+        : registry.clusterNames(request.userRef);
+      if (request.cluster && !registry.clusterNames(request.userRef).includes(request.cluster)) {
+        // Unknown cluster names are bad input, not a partial failure.
+        throw new InputError(`Unknown cluster '${request.cluster}'`);
+      }
+      const onlyEntity = request.onlyEntityRef
+        ? request.entities.find(e => e.entityRef === request.onlyEntityRef)
+        : undefined;
+      const namespaces = intersect(
+        config.allowedNamespaces,
+        request.namespace ? [request.namespace] : undefined,
+        onlyEntity?.namespace ? [onlyEntity.namespace] : undefined,
+      );
+      if (namespaces && namespaces.length === 0) return { items: [], errors: [] };
+
+      const results = await Promise.all(
+        clusters.map(c => inventoryCluster(c, request, namespaces)),
+      );
+      const items = results
+        .flatMap(r => r.items)
+        .sort(
+          (a, b) =>
+            a.cluster.localeCompare(b.cluster) ||
+            a.namespace.localeCompare(b.namespace) ||
+            a.name.localeCompare(b.name),
+        );
+      return { items, errors: results.flatMap(r => r.errors) };
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/*
+ * Turns raw cluster objects into the inventory's Volume entries: each PVC with its mounting
+ * pods and nodes, the workload that owns them (through ownerReferences), and the catalog entity
+ * it belongs to.
+ */
+import type {
+  V1Job,
+  V1OwnerReference,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1ReplicaSet,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import type {
+  Volume,
+  VolumeMount,
+  VolumeOwner,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+import type { ClusterObjects } from './collectClusterObjects';
+import type { EntityMatcher } from './entityMatch';
+
+const key = (namespace: string | undefined, name: string | undefined) => `${namespace}/${name}`;
+
+function controllerOf(meta: { ownerReferences?: V1OwnerReference[] } | undefined) {
+  const refs = meta?.ownerReferences ?? [];
+  return refs.find(r => r.controller) ?? refs[0];
+}
+
+/** Pod -> ReplicaSet -> Deployment, Job -> CronJob, StatefulSet, DaemonSet, or the bare Pod. */
+export function resolveOwner(
+  pod: V1Pod,
+  replicaSets: Map<string, V1ReplicaSet>,
+  jobs: Map<string, V1Job>,
+): VolumeOwner {
+  const ns = pod.metadata?.namespace;
+  const ref = controllerOf(pod.metadata);
+  if (!ref) return { kind: 'Pod', name: pod.metadata?.name ?? '' };
+  const parentOf = (obj: { metadata?: { ownerReferences?: V1OwnerReference[] } } | undefined) =>
+    controllerOf(obj?.metadata);
+  if (ref.kind === 'ReplicaSet') {
+    const parent = parentOf(replicaSets.get(key(ns, ref.name)));
+    if (parent?.kind === 'Deployment') return { kind: 'Deployment', name: parent.name };
+  }
+  if (ref.kind === 'Job') {
+    const parent = parentOf(jobs.get(key(ns, ref.name)));
+    if (parent?.kind === 'CronJob') return { kind: 'CronJob', name: parent.name };
+  }
+  return { kind: ref.kind, name: ref.name };
+}
+
+function isActive(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+interface PodMount {
+  pod: V1Pod;
+  mount: VolumeMount;
+}
+
+/** PVCs of StatefulSets: `<template>-<statefulset>-<ordinal>`. */
+function claimTemplatePattern(sts: V1StatefulSet): RegExp | undefined {
+  const templates = (sts.spec?.volumeClaimTemplates ?? [])
+    .map(t => t.metadata?.name)
+    .filter((n): n is string => Boolean(n));
+  if (templates.length === 0) return undefined;
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    `^(${templates.map(esc).join('|')})-${esc(sts.metadata?.name ?? '')}-\\d+$`,
+  );
+}
+
+export interface BuildOptions {
+  cluster: string;
+  /** Entities that may claim PVCs; the first match (in this order) wins. */
+  entities: EntityMatcher[];
+}
+
+export function buildVolumes(objects: ClusterObjects, options: BuildOptions): Volume[] {
+  const replicaSets = new Map(
+    objects.replicaSets.map(rs => [key(rs.metadata?.namespace, rs.metadata?.name), rs]),
+  );
+  const jobs = new Map(objects.jobs.map(j => [key(j.metadata?.namespace, j.metadata?.name), j]));
+
+  const mountsByPvc = new Map<string, PodMount[]>();
+  for (const pod of objects.pods) {
+    if (!isActive(pod)) continue;
+    const mountedReadOnly = new Map<string, boolean>();
+    for (const container of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
+      for (const m of container.volumeMounts ?? []) {
+        mountedReadOnly.set(m.name, (mountedReadOnly.get(m.name) ?? true) && Boolean(m.readOnly));
+      }
+    }
+    for (const volume of pod.spec?.volumes ?? []) {
+      const claim = volume.persistentVolumeClaim;
+      if (!claim) continue;
+      const k = key(pod.metadata?.namespace, claim.claimName);
+      const list = mountsByPvc.get(k) ?? [];
+      list.push({
+        pod,
+        mount: {
+          pod: pod.metadata?.name ?? '',
+          node: pod.spec?.nodeName ?? null,
+          readOnly: Boolean(claim.readOnly) || (mountedReadOnly.get(volume.name) ?? false),
+        },
+      });
+      mountsByPvc.set(k, list);
+    }
+  }
+
+  const templatePatterns = objects.statefulSets.flatMap(sts => {
+    const pattern = claimTemplatePattern(sts);
+    return pattern ? [{ sts, pattern }] : [];
+  });
+
+  const entityOf = (pvc: V1PersistentVolumeClaim, pods: PodMount[]): string | undefined => {
+    const ns = pvc.metadata?.namespace;
+    for (const entity of options.entities) {
+      if (entity.namespace && entity.namespace !== ns) continue;
+      if (pods.some(p => entity.matches(p.pod.metadata?.labels))) return entity.entityRef;
+      if (entity.matches(pvc.metadata?.labels)) return entity.entityRef;
+      const viaTemplate = templatePatterns.some(
+        t =>
+          t.sts.metadata?.namespace === ns &&
+          t.pattern.test(pvc.metadata?.name ?? '') &&
+          entity.matches(t.sts.metadata?.labels),
+      );
+      if (viaTemplate) return entity.entityRef;
+    }
+    return undefined;
+  };
+
+  return objects.pvcs.map(pvc => {
+    const ns = pvc.metadata?.namespace ?? '';
+    const name = pvc.metadata?.name ?? '';
+    const pods = (mountsByPvc.get(key(ns, name)) ?? []).sort((a, b) =>
+      a.mount.pod.localeCompare(b.mount.pod),
+    );
+    const entityRef = entityOf(pvc, pods);
+    return {
+      cluster: options.cluster,
+      namespace: ns,
+      name,
+      phase: pvc.status?.phase ?? 'Unknown',
+      capacity: {
+        requested: pvc.spec?.resources?.requests?.storage ?? null,
+        actual: pvc.status?.capacity?.storage ?? null,
+      },
+      storageClass: pvc.spec?.storageClassName ?? null,
+      accessModes: pvc.spec?.accessModes ?? [],
+      volumeName: pvc.spec?.volumeName ?? null,
+      owner: pods.length > 0 ? resolveOwner(pods[0].pod, replicaSets, jobs) : null,
+      mounts: pods.map(p => p.mount),
+      ...(entityRef && { entityRef }),
+      lastSuccessfulBackup: null,
+      lastStatus: null,
+    };
+  });
+}

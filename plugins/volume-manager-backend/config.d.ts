@@ -53,6 +53,12 @@ export interface Config {
     concurrency?: number;
     /** Most PVCs one backup request may name. Defaults to 50. */
     maxVolumesPerRun?: number;
+    /**
+     * Seconds a replica's claim on a running backup lasts without renewal (renewed every
+     * quarter of it). After a replica dies, its items become `interrupted` this long later.
+     * Defaults to 60.
+     */
+    leaseSeconds?: number;
     /** Whether a request may carry a one-off remote destination. Defaults to false. */
     allowAdHocDestinations?: boolean;
     /** Clusters in addition to Backstage's `kubernetes.clusterLocatorMethods`. */

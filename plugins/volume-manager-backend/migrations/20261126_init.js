@@ -17,6 +17,7 @@ exports.up = async function up(knex) {
     table.timestamp('created_at', { useTz: true }).notNullable();
     table.string('status', 16).notNullable().defaultTo('queued');
     table.timestamp('finished_at', { useTz: true }).nullable();
+    table.boolean('cancel_requested').notNullable().defaultTo(false);
   });
 
   await knex.schema.createTable('backup_item', table => {
@@ -32,6 +33,11 @@ exports.up = async function up(knex) {
     table.string('namespace', 63).notNullable();
     table.string('pvc', 253).notNullable();
     table.string('entity_ref', 255).nullable();
+    table
+      .integer('position')
+      .notNullable()
+      .defaultTo(0)
+      .comment('Place of the PVC in its run request; workers take a run in this order');
     table.string('status', 16).notNullable().defaultTo('queued');
     table.bigInteger('bytes').nullable();
     table.string('sha256', 64).nullable();
@@ -43,11 +49,15 @@ exports.up = async function up(knex) {
     table.timestamp('queued_at', { useTz: true }).notNullable();
     table.timestamp('started_at', { useTz: true }).nullable();
     table.timestamp('finished_at', { useTz: true }).nullable();
+    table.bigInteger('progress_bytes').nullable().comment('Bytes streamed so far while running');
+    table.timestamp('progress_updated_at', { useTz: true }).nullable();
     table.string('claimed_by', 64).nullable().comment('Worker instance holding the lease');
     table.timestamp('lease_expires_at', { useTz: true }).nullable();
     table.index(['status', 'queued_at'], 'backup_item_status_idx');
     table.index(['run_id'], 'backup_item_run_idx');
     table.index(['cluster', 'namespace', 'pvc', 'status', 'finished_at'], 'backup_item_pvc_idx');
+    table.index(['cluster', 'namespace', 'pvc', 'queued_at'], 'backup_item_pvc_queued_idx');
+    table.index(['queued_at', 'id'], 'backup_item_queued_idx');
   });
 };
 

@@ -4,15 +4,26 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import type { AuthenticationStrategy } from '@backstage/plugin-kubernetes-node';
-import { volumeManagerPermissions } from '@nkvm/backstage-plugin-volume-manager-common';
+import {
+  LOCAL_DESTINATION_ID,
+  volumeManagerPermissions,
+} from '@nkvm/backstage-plugin-volume-manager-common';
 import { volumeManagerAuthStrategyExtensionPoint } from '@nkvm/backstage-plugin-volume-manager-node';
 import { readVolumeManagerConfig } from './config/readVolumeManagerConfig';
-import { migrateBackupStore } from './database/migrateBackupStore';
+import { DatabaseBackupStore } from './database/DatabaseBackupStore';
 import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
+import { LocalArchiveSink } from './services/ArchiveSinks/LocalArchiveSink';
+import { createBackupExecutor } from './services/BackupExecutor/BackupExecutor';
+import { createBackupService } from './services/BackupService/BackupService';
+import { BackupWorker } from './services/BackupWorker/BackupWorker';
+import { createHelperJanitor } from './services/BackupWorker/helperJanitor';
 import { createClusterRegistry } from './services/ClusterRegistry/ClusterRegistry';
+import { decorateWithBackups } from './services/VolumeInventory/decorateWithBackups';
 import { createVolumeInventory } from './services/VolumeInventory/VolumeInventory';
 import { createVolumeQueryService } from './services/VolumeInventory/VolumeQueryService';
+
+const JANITOR_INTERVAL_MS = 5 * 60 * 1000;
 
 /**
  * The volume-manager backend plugin: inventories PVCs and backs them up as `.tar.gz` archives
@@ -40,6 +51,7 @@ export const volumeManagerPlugin = createBackendPlugin({
         httpRouter: coreServices.httpRouter,
         httpAuth: coreServices.httpAuth,
         logger: coreServices.logger,
+        lifecycle: coreServices.lifecycle,
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
         auditor: coreServices.auditor,
@@ -47,20 +59,49 @@ export const volumeManagerPlugin = createBackendPlugin({
       },
       async init(deps) {
         const options = readVolumeManagerConfig(deps.config);
-        await migrateBackupStore(deps.database);
+        const store = await DatabaseBackupStore.create({ database: deps.database });
         deps.permissionsRegistry.addPermissions(volumeManagerPermissions);
 
-        const authStrategies = new Map([...builtInAuthStrategies(), ...extraStrategies]);
         const clusters = createClusterRegistry({
           config: options,
-          authStrategies,
+          authStrategies: new Map([...builtInAuthStrategies(), ...extraStrategies]),
           logger: deps.logger,
         });
-        const inventory = createVolumeInventory({ registry: clusters, config: options });
         const volumes = createVolumeQueryService({
-          inventory,
+          inventory: createVolumeInventory({ registry: clusters, config: options }),
           catalog: deps.catalog,
           permissions: deps.permissions,
+          decorate: decorateWithBackups(store),
+        });
+        const localSink = new LocalArchiveSink(options.backupDir);
+        const janitor = createHelperJanitor({
+          registry: clusters,
+          store,
+          logger: deps.logger,
+          allowedNamespaces: options.allowedNamespaces,
+        });
+        const worker = new BackupWorker({
+          store,
+          executor: createBackupExecutor({ registry: clusters, config: options, logger: deps.logger }),
+          sinkFor: item => {
+            if (item.destination !== LOCAL_DESTINATION_ID) {
+              throw new Error(`Destination '${item.destination}' is not available on this replica`);
+            }
+            return localSink;
+          },
+          cleanupHelper: item => janitor.cleanupItem(item),
+          logger: deps.logger,
+          concurrency: options.concurrency,
+          leaseMs: options.leaseSeconds * 1000,
+        });
+        const backups = createBackupService({
+          store,
+          volumes,
+          config: options,
+          worker,
+          localSink,
+          auditor: deps.auditor,
+          knownClusters: userRef => clusters.clusterNames(userRef),
         });
 
         deps.httpRouter.use(
@@ -70,9 +111,24 @@ export const volumeManagerPlugin = createBackendPlugin({
             auditor: deps.auditor,
             clusters,
             volumes,
+            backups,
           }),
         );
         deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
+
+        let janitorTimer: NodeJS.Timeout | undefined;
+        deps.lifecycle.addStartupHook(async () => {
+          worker.start();
+          const sweep = () =>
+            janitor.sweep().catch(e => deps.logger.warn(`Helper-pod janitor failed: ${e}`));
+          sweep();
+          janitorTimer = setInterval(sweep, JANITOR_INTERVAL_MS);
+          janitorTimer.unref();
+        });
+        deps.lifecycle.addShutdownHook(async () => {
+          if (janitorTimer) clearInterval(janitorTimer);
+          await worker.stop();
+        });
         deps.logger.info('volume-manager ready', {
           clusters: clusters.clusterNames().join(',') || 'none',
           backupDir: options.backupDir,

@@ -20,7 +20,7 @@ const entity = {
 };
 
 async function start(
-  options: { result?: AuthorizeResult; config?: object } = {},
+  options: { result?: AuthorizeResult.ALLOW | AuthorizeResult.DENY; config?: object } = {},
 ) {
   const { server } = await startTestBackend({
     features: [

@@ -12,6 +12,7 @@ import {
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
+import type { BackupService } from './services/BackupService/BackupService';
 import type { ClusterRegistry } from './services/ClusterRegistry/ClusterRegistry';
 import { MAX_PASTED_KUBECONFIG_BYTES } from './services/ClusterRegistry/validatePastedKubeconfig';
 import type { VolumeQueryService } from './services/VolumeInventory/VolumeQueryService';
@@ -22,7 +23,69 @@ export interface RouterOptions {
   auditor: AuditorService;
   clusters: ClusterRegistry;
   volumes: VolumeQueryService;
+  backups: BackupService;
 }
+
+/** Namespace: DNS-1123 label. PVC: DNS-1123 subdomain. */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'interrupted', 'cancelled'] as const;
+
+const volumeRef = z
+  .object({
+    namespace: z
+      .string()
+      .max(63)
+      .regex(DNS1123_LABEL, 'must be a DNS-1123 label (lowercase letters, digits and -)'),
+    name: z
+      .string()
+      .max(253)
+      .regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain (lowercase letters, digits, - and .)'),
+  })
+  .strict();
+
+const adHocDestination = z
+  .object({
+    type: z.enum(['ftp', 'ftps', 'scp', 'rsync']),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).optional(),
+    username: z.string().min(1).max(256),
+    password: z.string().max(1024).optional(),
+    privateKey: z.string().max(16384).optional(),
+    remoteDir: z.string().min(1).max(1024),
+    hostKeySha256: z.string().max(128).optional(),
+    tls: z
+      .object({
+        ca: z.string().max(16384).optional(),
+        rejectUnauthorized: z.boolean().optional(),
+        implicit: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const createBackupBody = z
+  .object({
+    cluster: z.string().min(1).max(253),
+    volumes: z.array(volumeRef).min(1, 'name at least one PVC'),
+    destination: z.union([z.string().min(1).max(253), adHocDestination]),
+  })
+  .strict();
+
+const historyQuery = z
+  .object({
+    cluster: z.string().min(1).max(253).optional(),
+    namespace: z.string().regex(DNS1123_LABEL, 'must be a DNS-1123 label').optional(),
+    pvc: z.string().regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain').optional(),
+    entityRef: z.string().min(1).max(512).optional(),
+    status: z.enum(STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    cursor: z.string().max(512).optional(),
+  })
+  .strict();
+
+const idParam = z.string().uuid('must be a run or item id');
 
 const volumesQuery = z
   .object({
@@ -56,7 +119,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * Every route except `/health` requires credentials (Backstage's default auth policy).
  */
 export async function createRouter(options: RouterOptions): Promise<express.Router> {
-  const { httpAuth, permissions, auditor, clusters, volumes } = options;
+  const { httpAuth, permissions, auditor, clusters, volumes, backups } = options;
   const router = Router();
   router.use(express.json({ limit: '256kb' }));
 
@@ -103,6 +166,87 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       await auditorEvent.fail({ error: error as Error });
       throw error;
     }
+  });
+
+  router.get('/destinations', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['user'] });
+    res.json(backups.listDestinations());
+  });
+
+  router.post('/backups', async (req, res) => {
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const body = parse(createBackupBody, req.body, 'body');
+    const auditorEvent = await auditor.createEvent({
+      eventId: 'backup-run-create',
+      request: req,
+      severityLevel: 'medium',
+      meta: {
+        cluster: body.cluster,
+        volumes: body.volumes.map(v => `${v.namespace}/${v.name}`),
+        destination: typeof body.destination === 'string' ? body.destination : `adhoc:${body.destination.type}`,
+      },
+    });
+    try {
+      const run = await backups.createRun(body, credentials);
+      await auditorEvent.success({ meta: { runId: run.id } });
+      res.status(202).json(run);
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  router.get('/backups', async (req, res) => {
+    const query = parse(historyQuery, req.query, 'query');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    res.json(await backups.listHistory(query, credentials));
+  });
+
+  router.get('/backups/:runId', async (req, res) => {
+    const runId = parse(idParam, req.params.runId, 'runId');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    res.json(await backups.getRun(runId, credentials));
+  });
+
+  router.post('/backups/:runId/cancel', async (req, res) => {
+    const runId = parse(idParam, req.params.runId, 'runId');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const auditorEvent = await auditor.createEvent({
+      eventId: 'backup-run-cancel',
+      request: req,
+      severityLevel: 'medium',
+      meta: { runId },
+    });
+    try {
+      const run = await backups.cancelRun(runId, credentials);
+      await auditorEvent.success();
+      res.json(run);
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  router.get('/backups/:runId/items/:itemId/archive', async (req, res) => {
+    const runId = parse(idParam, req.params.runId, 'runId');
+    const itemId = parse(idParam, req.params.itemId, 'itemId');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const file = await backups.archiveFile(runId, itemId, credentials);
+    await auditor
+      .createEvent({
+        eventId: 'backup-archive-download',
+        request: req,
+        severityLevel: 'low',
+        meta: { runId, itemId, fileName: file.fileName },
+      })
+      .then(e => e.success());
+    if (file.sha256) res.setHeader('X-Checksum-Sha256', file.sha256);
+    res.attachment(file.fileName);
+    await new Promise<void>((resolve, reject) => {
+      res.sendFile(file.path, { acceptRanges: true, dotfiles: 'deny' }, error =>
+        error && !res.headersSent ? reject(error) : resolve(),
+      );
+    });
   });
 
   return router;

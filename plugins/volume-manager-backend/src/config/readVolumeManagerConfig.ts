@@ -19,6 +19,7 @@ export const DEFAULTS = {
   maxNamespaceScan: 100,
   concurrency: 3,
   maxVolumesPerRun: 50,
+  leaseSeconds: 60,
 } as const;
 
 const AUTH_MODES: readonly AuthMode[] = ['in-cluster', 'kubeconfig', 'paste'];
@@ -56,6 +57,8 @@ export interface VolumeManagerConfig {
   allowedNamespaces?: string[];
   concurrency: number;
   maxVolumesPerRun: number;
+  /** How long a replica's claim on a running item lasts without renewal. */
+  leaseSeconds: number;
   allowAdHocDestinations: boolean;
   clusters: ConfiguredCluster[];
   /** Clusters from Backstage's own `kubernetes.clusterLocatorMethods` (config, localKubectlProxy). */
@@ -261,6 +264,8 @@ export function readVolumeManagerConfig(
     maxVolumesPerRun:
       positiveInt(c('maxVolumesPerRun'), 'volumeManager.maxVolumesPerRun') ??
       DEFAULTS.maxVolumesPerRun,
+    leaseSeconds:
+      positiveInt(c('leaseSeconds'), 'volumeManager.leaseSeconds') ?? DEFAULTS.leaseSeconds,
     allowAdHocDestinations:
       config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
     clusters: readClusters(config),

@@ -1,22 +1,29 @@
 /*
- * Who may see which volumes: `volume-manager.volume.read` is checked against the entity asked
- * for, or, for an inventory across entities, against each PVC's matched entity. PVCs that match
- * no catalog entity are shown only to users the policy allows unconditionally.
+ * Who may see and act on which volumes. Our entity-scoped permissions are checked against the
+ * entity asked for, or against each PVC's matched catalog entity. PVCs (and backup items) that
+ * match no catalog entity are open only to users the policy allows unconditionally.
  */
 import type { BackstageCredentials, PermissionsService } from '@backstage/backend-plugin-api';
 import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import {
+  AuthorizeResult,
+  type ResourcePermission,
+} from '@backstage/plugin-permission-common';
 import {
   ANNOTATION_KUBERNETES_ID,
   ANNOTATION_KUBERNETES_LABEL_SELECTOR,
   volumeReadPermission,
+  type Volume,
+  type VolumeRef,
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import { entityMatcher, type EntityMatcher } from './entityMatch';
 import type { VolumeInventory } from './VolumeInventory';
+
+type EntityPermission = ResourcePermission<'catalog-entity'>;
 
 export interface VolumeQuery {
   cluster?: string;
@@ -24,31 +31,45 @@ export interface VolumeQuery {
   entityRef?: string;
 }
 
+/** The outcome of checking one permission for a set of entities. */
+export interface EntityAccess {
+  /** The policy allows it whatever the entity (also for items with no entity). */
+  unconditional: boolean;
+  allows(entityRef: string | null | undefined): boolean;
+}
+
 export interface VolumeQueryService {
   listVolumes(query: VolumeQuery, credentials: BackstageCredentials): Promise<VolumesResponse>;
+  /** Looks up PVCs of one cluster with their matched entities; InputError for missing ones. */
+  findVolumes(cluster: string, refs: VolumeRef[], credentials: BackstageCredentials): Promise<Volume[]>;
+  /** Checks an entity-scoped permission for these entities in one batch. */
+  access(
+    permission: EntityPermission,
+    entityRefs: Array<string | null | undefined>,
+    credentials: BackstageCredentials,
+  ): Promise<EntityAccess>;
+  /** Parses an entity ref and checks the permission for it: 400, 404 or 403 when not. */
+  requireEntity(
+    entityRef: string,
+    permission: EntityPermission,
+    credentials: BackstageCredentials,
+  ): Promise<string>;
 }
 
-function userRefOf(credentials: BackstageCredentials): string | undefined {
+export function userRefOf(credentials: BackstageCredentials): string | undefined {
   const principal = credentials.principal as { type?: string; userEntityRef?: string };
   return principal.type === 'user' ? principal.userEntityRef : undefined;
-}
-
-function matcherOrInputError(entityRef: string, create: () => EntityMatcher): EntityMatcher {
-  try {
-    return create();
-  } catch (error) {
-    throw new InputError(
-      `Entity '${entityRef}' has an invalid kubernetes label selector: ${(error as Error).message}`,
-    );
-  }
 }
 
 export function createVolumeQueryService(options: {
   inventory: VolumeInventory;
   catalog: CatalogService;
   permissions: PermissionsService;
+  /** Fills lastSuccessfulBackup and lastStatus into inventory results. */
+  decorate?: (volumes: Volume[]) => Promise<Volume[]>;
 }): VolumeQueryService {
   const { inventory, catalog, permissions } = options;
+  const decorate = options.decorate ?? (async (v: Volume[]) => v);
 
   async function annotatedEntities(credentials: BackstageCredentials): Promise<EntityMatcher[]> {
     const { items } = await catalog.getEntities(
@@ -72,7 +93,49 @@ export function createVolumeQueryService(options: {
       .sort((a, b) => a.entityRef.localeCompare(b.entityRef));
   }
 
+  async function access(
+    permission: EntityPermission,
+    entityRefs: Array<string | null | undefined>,
+    credentials: BackstageCredentials,
+  ): Promise<EntityAccess> {
+    const [decision] = await permissions.authorizeConditional([{ permission }], { credentials });
+    if (decision.result === AuthorizeResult.ALLOW) return { unconditional: true, allows: () => true };
+    if (decision.result === AuthorizeResult.DENY) return { unconditional: false, allows: () => false };
+    const refs = [...new Set(entityRefs.filter((r): r is string => Boolean(r)))];
+    const decisions = refs.length
+      ? await permissions.authorize(
+          refs.map(resourceRef => ({ permission, resourceRef })),
+          { credentials },
+        )
+      : [];
+    const allowed = new Set(refs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW));
+    return { unconditional: false, allows: ref => Boolean(ref && allowed.has(ref)) };
+  }
+
+  async function requireEntity(
+    entityRef: string,
+    permission: EntityPermission,
+    credentials: BackstageCredentials,
+  ): Promise<string> {
+    let ref: string;
+    try {
+      ref = stringifyEntityRef(parseEntityRef(entityRef));
+    } catch (error) {
+      throw new InputError(`Invalid entityRef '${entityRef}': ${(error as Error).message}`);
+    }
+    const [decision] = await permissions.authorize([{ permission, resourceRef: ref }], {
+      credentials,
+    });
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError(`You may not ${permission.attributes.action ?? 'use'} '${permission.name}' for '${ref}'`);
+    }
+    return ref;
+  }
+
   return {
+    access,
+    requireEntity,
+
     async listVolumes(query, credentials) {
       const userRef = userRefOf(credentials);
       if (query.entityRef) {
@@ -91,13 +154,20 @@ export function createVolumeQueryService(options: {
         if (decision.result !== AuthorizeResult.ALLOW) {
           throw new NotAllowedError(`You may not see the volumes of '${ref}'`);
         }
-        return inventory.list({
+        let matcher: EntityMatcher;
+        try {
+          matcher = entityMatcher(entity);
+        } catch (error) {
+          throw new InputError(`Entity '${ref}' has an invalid kubernetes label selector: ${(error as Error).message}`);
+        }
+        const result = await inventory.list({
           cluster: query.cluster,
           namespace: query.namespace,
-          entities: [matcherOrInputError(ref, () => entityMatcher(entity))],
+          entities: [matcher],
           onlyEntityRef: ref,
           userRef,
         });
+        return { items: await decorate(result.items), errors: result.errors };
       }
 
       const [decision] = await permissions.authorizeConditional(
@@ -107,25 +177,43 @@ export function createVolumeQueryService(options: {
       if (decision.result === AuthorizeResult.DENY) {
         throw new NotAllowedError('You may not see volumes');
       }
-      const entities = await annotatedEntities(credentials);
       const result = await inventory.list({
         cluster: query.cluster,
         namespace: query.namespace,
-        entities,
+        entities: await annotatedEntities(credentials),
         userRef,
       });
-      if (decision.result === AuthorizeResult.ALLOW) return result;
-
-      const refs = [...new Set(result.items.flatMap(v => (v.entityRef ? [v.entityRef] : [])))];
-      const decisions = await permissions.authorize(
-        refs.map(resourceRef => ({ permission: volumeReadPermission, resourceRef })),
-        { credentials },
+      const visible = await access(
+        volumeReadPermission,
+        result.items.map(v => v.entityRef),
+        credentials,
       );
-      const allowed = new Set(refs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW));
       return {
-        items: result.items.filter(v => v.entityRef && allowed.has(v.entityRef)),
+        items: await decorate(result.items.filter(v => visible.allows(v.entityRef) || visible.unconditional)),
         errors: result.errors,
       };
+    },
+
+    async findVolumes(cluster, refs, credentials) {
+      const entities = await annotatedEntities(credentials);
+      const namespaces = [...new Set(refs.map(r => r.namespace))];
+      const found = new Map<string, Volume>();
+      for (const namespace of namespaces) {
+        const result = await inventory.list({ cluster, namespace, entities, userRef: userRefOf(credentials) });
+        if (result.items.length === 0 && result.errors.length > 0) {
+          throw new InputError(
+            `Cannot read namespace '${namespace}' of cluster '${cluster}': ${result.errors.map(e => e.message).join('; ')}`,
+          );
+        }
+        for (const v of result.items) found.set(`${v.namespace}/${v.name}`, v);
+      }
+      const missing = refs.filter(r => !found.has(`${r.namespace}/${r.name}`));
+      if (missing.length > 0) {
+        throw new InputError(
+          `No PVC ${missing.map(m => `'${m.namespace}/${m.name}'`).join(', ')} on cluster '${cluster}'`,
+        );
+      }
+      return refs.map(r => found.get(`${r.namespace}/${r.name}`)!);
     },
   };
 }

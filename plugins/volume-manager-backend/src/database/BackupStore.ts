@@ -1,0 +1,121 @@
+/*
+ * Persistence of backup runs and items. Items are the unit of work: workers on any backend
+ * replica claim queued items atomically (a conditional UPDATE, so two replicas sharing one
+ * PostgreSQL database never run the same item), hold a lease while running, and renew it.
+ * An item whose lease expires (its replica died) is marked `interrupted` by whoever notices.
+ */
+import type {
+  BackupItem,
+  BackupRun,
+  BackupStatus,
+  LastBackup,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+
+export interface NewRunItem {
+  namespace: string;
+  pvc: string;
+  entityRef?: string;
+}
+
+export interface NewRun {
+  cluster: string;
+  /** Destination id, or `adhoc:<type>` for a one-off destination (never its secrets). */
+  destination: string;
+  requestedBy: string;
+  items: NewRunItem[];
+}
+
+/** A stored item plus what the worker needs that the API does not show. */
+export interface StoredItem extends BackupItem {
+  entityRef: string | null;
+  destination: string;
+  claimedBy: string | null;
+  leaseExpiresAt: string | null;
+}
+
+/** A run with its stored items. */
+export type StoredRun = Omit<BackupRun, 'items'> & { items: StoredItem[] };
+
+export interface ItemFilter {
+  cluster?: string;
+  namespace?: string;
+  pvc?: string;
+  /** Only items of these entities (after permission filtering). */
+  entityRefs?: string[];
+  status?: BackupStatus;
+  /** Page size; at most 500. */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface ItemPage {
+  items: StoredItem[];
+  nextCursor: string | null;
+}
+
+export interface ItemResult {
+  status: Extract<BackupStatus, 'succeeded' | 'failed' | 'cancelled' | 'interrupted'>;
+  bytes?: number;
+  sha256?: string;
+  archiveUri?: string;
+  error?: string;
+}
+
+export interface PvcKey {
+  cluster: string;
+  namespace: string;
+  pvc: string;
+}
+
+export interface BackupStore {
+  /** Creates a run with one queued item per PVC, in one transaction. */
+  createRun(run: NewRun): Promise<BackupRun>;
+  /** A run with its items (progress from the stored progress columns), or undefined. */
+  getRun(runId: string): Promise<StoredRun | undefined>;
+  getItem(itemId: string): Promise<StoredItem | undefined>;
+  /** Newest first (by queued time, then id), with a stable cursor. */
+  listItems(filter: ItemFilter): Promise<ItemPage>;
+
+  /**
+   * Atomically claims the oldest queued item whose run is not cancelled: status -> running,
+   * started_at, claimed_by = workerId, lease_expires_at = now + leaseMs. Undefined when none.
+   */
+  claimNextItem(workerId: string, leaseMs: number): Promise<StoredItem | undefined>;
+  /** Extends the lease; false when the item is no longer this worker's (e.g. interrupted). */
+  renewLease(itemId: string, workerId: string, leaseMs: number): Promise<boolean>;
+  /** Records helper pod / node and streaming progress while running. */
+  updateRunningItem(
+    itemId: string,
+    workerId: string,
+    fields: { helperPod?: string; node?: string | null; progressBytes?: number },
+  ): Promise<void>;
+  /**
+   * Finishes an item this worker holds and recomputes its run's status. False when the worker
+   * no longer holds it (its lease expired and it was interrupted): the result is then dropped.
+   */
+  finishItem(itemId: string, workerId: string, result: ItemResult): Promise<boolean>;
+
+  /**
+   * Cancels a run: queued items become `cancelled` at once, and the run is flagged so workers
+   * stop its running items. Returns the run, or undefined when it does not exist.
+   */
+  cancelRun(runId: string): Promise<BackupRun | undefined>;
+  /** Whether cancellation was requested for the run of this item. */
+  isCancelRequested(runId: string): Promise<boolean>;
+
+  /**
+   * Marks running items whose lease expired before `now` as `interrupted` (error says why) and
+   * returns them, so their helper pods can be cleaned up.
+   */
+  interruptExpiredItems(now: Date): Promise<StoredItem[]>;
+  /** Ids of items that are running with a live lease (for the helper-pod janitor). */
+  liveItemIds(): Promise<string[]>;
+
+  /** The last successful backup of each PVC, in one query, keyed by `cluster/namespace/pvc`. */
+  lastSuccessfulBackups(keys: PvcKey[]): Promise<Map<string, LastBackup>>;
+  /** The status of the latest item of each PVC, keyed by `cluster/namespace/pvc`. */
+  lastStatuses(keys: PvcKey[]): Promise<Map<string, BackupStatus>>;
+}
+
+export const pvcKey = (k: PvcKey) => `${k.cluster}/${k.namespace}/${k.pvc}`;

@@ -1,0 +1,670 @@
+/*
+ * The knex implementation of BackupStore, for SQLite (development) and PostgreSQL (production,
+ * possibly shared by several backend replicas).
+ *
+ * Portability rules this file keeps:
+ * - Timestamps are always bound as JS `Date`s, never `knex.fn.now()`. On PostgreSQL they are
+ *   `timestamptz`; on SQLite knex stores a `Date` as epoch milliseconds, so comparisons and
+ *   ordering work on both as long as no other representation is mixed in. Reading accepts
+ *   `Date`, epoch numbers and strings (see `toDate`).
+ * - bigint columns come back as strings on PostgreSQL: `toNumber`.
+ * - booleans come back as 0/1 on SQLite: `toBoolean`.
+ * - No `SKIP LOCKED`: claiming is a select of candidates followed by a conditional
+ *   `UPDATE … WHERE id = ? AND status = 'queued'`; whoever changes the row owns the item.
+ *
+ * Run status is derived from the run's items (`deriveRunStatus`) and recomputed, inside a
+ * transaction that first locks the run row, after every item change. On PostgreSQL (READ
+ * COMMITTED) the lock is what makes the last recomputation see every committed item change, so a
+ * run cannot be left at `running` when two workers finish its last two items at the same time.
+ * Lock order is always "at most one item, then its run" or "run, then its queued items", which
+ * cannot deadlock with each other.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DatabaseService } from '@backstage/backend-plugin-api';
+import { InputError } from '@backstage/errors';
+import type {
+  BackupItem,
+  BackupRun,
+  BackupStatus,
+  LastBackup,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+import type { Knex } from 'knex';
+import {
+  pvcKey,
+  type BackupStore,
+  type ItemFilter,
+  type ItemPage,
+  type ItemResult,
+  type NewRun,
+  type PvcKey,
+  type StoredItem,
+} from './BackupStore';
+import { migrateBackupStore } from './migrateBackupStore';
+
+/** Largest page `listItems` returns. */
+export const MAX_PAGE_SIZE = 500;
+/**
+ * Keys per query in `lastSuccessfulBackups`/`lastStatuses`. Each key binds 3 values, so a chunk
+ * binds 1,500: far below SQLite's 32,766 (since 3.32) and PostgreSQL's 65,535.
+ */
+export const KEYS_PER_QUERY = 500;
+/** Candidates read per claim attempt, and attempts, before `claimNextItem` gives up for now. */
+const CLAIM_CANDIDATES = 10;
+const CLAIM_ATTEMPTS = 5;
+/** Items inserted per statement in `createRun` (about 14 bound values each). */
+const INSERT_CHUNK = 100;
+/** `backup_item.claimed_by` is a varchar(64). */
+const MAX_WORKER_ID_LENGTH = 64;
+
+const ACTIVE: ReadonlySet<BackupStatus> = new Set(['queued', 'running']);
+
+type Timestamp = Date | string | number | null;
+type BigIntValue = string | number | null;
+
+interface RunRow {
+  id: string;
+  cluster: string;
+  destination: string;
+  requested_by: string;
+  created_at: Timestamp;
+  status: string;
+  finished_at: Timestamp;
+  cancel_requested: boolean | number | string;
+}
+
+interface ItemRow {
+  id: string;
+  run_id: string;
+  cluster: string;
+  namespace: string;
+  pvc: string;
+  entity_ref: string | null;
+  position: number;
+  status: string;
+  bytes: BigIntValue;
+  sha256: string | null;
+  archive_uri: string | null;
+  helper_pod: string | null;
+  node: string | null;
+  error: string | null;
+  requested_by: string;
+  queued_at: Timestamp;
+  started_at: Timestamp;
+  finished_at: Timestamp;
+  progress_bytes: BigIntValue;
+  progress_updated_at: Timestamp;
+  claimed_by: string | null;
+  lease_expires_at: Timestamp;
+  /** From the run. */
+  destination: string;
+}
+
+const SQLITE_UTC_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$/;
+
+/** A stored timestamp as a Date, whichever way the driver returned it. */
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  let date: Date;
+  if (value instanceof Date) {
+    date = value;
+  } else if (typeof value === 'number') {
+    date = new Date(value);
+  } else if (typeof value === 'string') {
+    if (/^-?\d+(\.\d+)?$/.test(value)) {
+      date = new Date(Number(value));
+    } else if (SQLITE_UTC_TIMESTAMP.test(value)) {
+      // SQLite's CURRENT_TIMESTAMP form: UTC without a zone designator.
+      date = new Date(`${value.replace(' ', 'T')}Z`);
+    } else {
+      date = new Date(value);
+    }
+  } else {
+    throw new Error(`Unexpected timestamp value of type ${typeof value}`);
+  }
+  if (Number.isNaN(date.getTime())) {
+    throw new Error(`Unparseable timestamp value '${String(value)}'`);
+  }
+  return date;
+}
+
+function toIso(value: unknown): string | null {
+  return toDate(value)?.toISOString() ?? null;
+}
+
+function toNumber(value: unknown): number | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  const n = Number(value);
+  if (!Number.isFinite(n)) {
+    throw new Error(`Unexpected numeric value '${String(value)}'`);
+  }
+  return n;
+}
+
+function toBoolean(value: unknown): boolean {
+  return value === true || value === 1 || value === '1' || value === 't' || value === 'true';
+}
+
+/**
+ * The status of a run, from the statuses of its items:
+ * 1. While any item is queued or running, the run is `queued` if every item is still queued,
+ *    otherwise `running`.
+ * 2. Once every item has finished, the first that applies: any `failed` -> `failed`; any
+ *    `interrupted` -> `interrupted`; any `cancelled` -> `cancelled`; otherwise `succeeded`.
+ * A run is finished (has `finished_at`) exactly when rule 2 applies.
+ */
+export function deriveRunStatus(counts: Partial<Record<BackupStatus, number>>): BackupStatus {
+  const n = (s: BackupStatus) => counts[s] ?? 0;
+  const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+  if (n('queued') + n('running') > 0) {
+    return n('queued') === total ? 'queued' : 'running';
+  }
+  if (n('failed') > 0) return 'failed';
+  if (n('interrupted') > 0) return 'interrupted';
+  if (n('cancelled') > 0) return 'cancelled';
+  return 'succeeded';
+}
+
+function encodeCursor(row: ItemRow): string {
+  const queuedAt = toDate(row.queued_at)!.getTime();
+  return Buffer.from(JSON.stringify([queuedAt, row.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { queuedAt: Date; id: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 2 ||
+    typeof parsed[0] !== 'number' ||
+    !Number.isFinite(parsed[0]) ||
+    typeof parsed[1] !== 'string'
+  ) {
+    throw new InputError('Invalid cursor; pass back the nextCursor of a previous page');
+  }
+  return { queuedAt: new Date(parsed[0]), id: parsed[1] };
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) {
+    result.push(items.slice(i, i + size));
+  }
+  return result;
+}
+
+function uniqueKeys(keys: PvcKey[]): PvcKey[] {
+  const seen = new Map<string, PvcKey>();
+  for (const k of keys) {
+    seen.set(pvcKey(k), { cluster: k.cluster, namespace: k.namespace, pvc: k.pvc });
+  }
+  return [...seen.values()];
+}
+
+export interface DatabaseBackupStoreOptions {
+  /** The clock; tests pass a fake one. */
+  now?: () => Date;
+}
+
+/** @internal */
+export class DatabaseBackupStore implements BackupStore {
+  static async create(options: { database: DatabaseService }): Promise<DatabaseBackupStore> {
+    const client = await migrateBackupStore(options.database);
+    return new DatabaseBackupStore(client, {});
+  }
+
+  /** For tests: a store over a knex whose schema is already migrated. */
+  static fromKnex(knex: Knex, options: DatabaseBackupStoreOptions = {}): DatabaseBackupStore {
+    return new DatabaseBackupStore(knex, options);
+  }
+
+  private readonly isPostgres: boolean;
+  private readonly now: () => Date;
+
+  private constructor(
+    private readonly db: Knex,
+    options: DatabaseBackupStoreOptions,
+  ) {
+    this.isPostgres = db.client.dialect === 'postgresql';
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async createRun(run: NewRun): Promise<BackupRun> {
+    if (run.items.length === 0) {
+      throw new InputError('A backup run needs at least one volume');
+    }
+    const runId = randomUUID();
+    const now = this.now();
+    await this.db.transaction(async trx => {
+      await trx('backup_run').insert({
+        id: runId,
+        cluster: run.cluster,
+        destination: run.destination,
+        requested_by: run.requestedBy,
+        created_at: now,
+        status: 'queued',
+        finished_at: null,
+        cancel_requested: false,
+      });
+      const rows = run.items.map((item, position) => ({
+        id: randomUUID(),
+        run_id: runId,
+        cluster: run.cluster,
+        namespace: item.namespace,
+        pvc: item.pvc,
+        entity_ref: item.entityRef ?? null,
+        position,
+        status: 'queued',
+        requested_by: run.requestedBy,
+        queued_at: now,
+      }));
+      for (const chunk of chunks(rows, INSERT_CHUNK)) {
+        await trx('backup_item').insert(chunk);
+      }
+    });
+    const created = await this.getRun(runId);
+    if (!created) {
+      throw new Error(`Backup run ${runId} vanished right after it was created`);
+    }
+    return created;
+  }
+
+  async getRun(runId: string): Promise<(BackupRun & { items: StoredItem[] }) | undefined> {
+    const run = await this.db<RunRow>('backup_run').where({ id: runId }).first();
+    if (!run) {
+      return undefined;
+    }
+    const items = await this.itemsQuery()
+      .where('i.run_id', runId)
+      .orderBy([
+        { column: 'i.position', order: 'asc' },
+        { column: 'i.id', order: 'asc' },
+      ]);
+    return this.toRun(run, items.map(row => this.toItem(row)));
+  }
+
+  async getItem(itemId: string): Promise<StoredItem | undefined> {
+    const row = await this.itemsQuery().where('i.id', itemId).first();
+    return row ? this.toItem(row) : undefined;
+  }
+
+  async listItems(filter: ItemFilter): Promise<ItemPage> {
+    const limit = Math.min(Math.max(Math.floor(filter.limit) || 1, 1), MAX_PAGE_SIZE);
+    if (filter.entityRefs && filter.entityRefs.length === 0) {
+      return { items: [], nextCursor: null };
+    }
+    const query = this.itemsQuery();
+    if (filter.cluster !== undefined) query.where('i.cluster', filter.cluster);
+    if (filter.namespace !== undefined) query.where('i.namespace', filter.namespace);
+    if (filter.pvc !== undefined) query.where('i.pvc', filter.pvc);
+    if (filter.status !== undefined) query.where('i.status', filter.status);
+    if (filter.entityRefs) {
+      // One bound value whatever the number of refs, so no variable limit applies.
+      if (this.isPostgres) {
+        query.whereRaw('?? = ANY(?::text[])', ['i.entity_ref', filter.entityRefs]);
+      } else {
+        query.whereRaw('?? IN (SELECT value FROM json_each(?))', [
+          'i.entity_ref',
+          JSON.stringify(filter.entityRefs),
+        ]);
+      }
+    }
+    if (filter.cursor) {
+      const { queuedAt, id } = decodeCursor(filter.cursor);
+      query.where(q =>
+        q
+          .where('i.queued_at', '<', queuedAt)
+          .orWhere(q2 => q2.where('i.queued_at', '=', queuedAt).andWhere('i.id', '<', id)),
+      );
+    }
+    const rows = await query
+      .orderBy([
+        { column: 'i.queued_at', order: 'desc' },
+        { column: 'i.id', order: 'desc' },
+      ])
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map(row => this.toItem(row)),
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
+    };
+  }
+
+  async claimNextItem(workerId: string, leaseMs: number): Promise<StoredItem | undefined> {
+    this.checkWorkerId(workerId);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const candidates: { id: string; run_id: string }[] = await this.db('backup_item as i')
+        .join('backup_run as r', 'r.id', 'i.run_id')
+        .where('i.status', 'queued')
+        .where('r.cancel_requested', false)
+        .orderBy([
+          { column: 'i.queued_at', order: 'asc' },
+          { column: 'i.position', order: 'asc' },
+          { column: 'i.id', order: 'asc' },
+        ])
+        .limit(CLAIM_CANDIDATES)
+        .select('i.id', 'i.run_id');
+      if (candidates.length === 0) {
+        return undefined;
+      }
+      for (const candidate of candidates) {
+        const now = this.now();
+        const changed = await this.db('backup_item')
+          .where({ id: candidate.id })
+          .whereIn('run_id', this.db('backup_run').select('id').where('cancel_requested', false))
+          .update({
+            status: 'running',
+            claimed_by: workerId,
+            started_at: now,
+            lease_expires_at: new Date(now.getTime() + leaseMs),
+            progress_bytes: null,
+            progress_updated_at: null,
+          });
+        if (changed === 1) {
+          await this.recomputeRun(candidate.run_id);
+          return this.getItem(candidate.id);
+        }
+        // Another worker took it (or its run was cancelled) in the meantime: next candidate.
+      }
+    }
+    // Heavy contention; the caller polls again later.
+    return undefined;
+  }
+
+  async renewLease(itemId: string, workerId: string, leaseMs: number): Promise<boolean> {
+    const changed = await this.heldItem(itemId, workerId).update({
+      lease_expires_at: new Date(this.now().getTime() + leaseMs),
+    });
+    return changed > 0;
+  }
+
+  async updateRunningItem(
+    itemId: string,
+    workerId: string,
+    fields: { helperPod?: string; node?: string | null; progressBytes?: number },
+  ): Promise<void> {
+    const patch: Record<string, unknown> = {};
+    if (fields.helperPod !== undefined) patch.helper_pod = fields.helperPod;
+    if (fields.node !== undefined) patch.node = fields.node;
+    if (fields.progressBytes !== undefined) {
+      patch.progress_bytes = fields.progressBytes;
+      patch.progress_updated_at = this.now();
+    }
+    if (Object.keys(patch).length === 0) {
+      return;
+    }
+    await this.heldItem(itemId, workerId).update(patch);
+  }
+
+  async finishItem(itemId: string, workerId: string, result: ItemResult): Promise<boolean> {
+    if (
+      result.status === 'succeeded' &&
+      (result.bytes === undefined || !result.sha256 || !result.archiveUri)
+    ) {
+      throw new Error(
+        `A succeeded backup item must record its bytes, sha256 and archive URI (item ${itemId})`,
+      );
+    }
+    // run_id never changes, so reading it outside the transaction is safe.
+    const item = await this.db('backup_item').where({ id: itemId }).first('run_id');
+    if (!item) {
+      return false;
+    }
+    const now = this.now();
+    return this.db.transaction(async trx => {
+      const changed = await trx('backup_item')
+        .where({ id: itemId, claimed_by: workerId, status: 'running' })
+        .update({
+          status: result.status,
+          bytes: result.bytes ?? null,
+          sha256: result.sha256 ?? null,
+          archive_uri: result.archiveUri ?? null,
+          error: result.error ?? null,
+          finished_at: now,
+          lease_expires_at: null,
+        });
+      if (changed === 0) {
+        return false;
+      }
+      await this.recomputeRunIn(trx, item.run_id, now);
+      return true;
+    });
+  }
+
+  async cancelRun(runId: string): Promise<BackupRun | undefined> {
+    const now = this.now();
+    const found = await this.db.transaction(async trx => {
+      // Locks the run row first (see the file comment on lock order).
+      const changed = await trx('backup_run').where({ id: runId }).update({ cancel_requested: true });
+      if (changed === 0) {
+        return false;
+      }
+      await trx('backup_item')
+        .where({ run_id: runId, status: 'queued' })
+        .update({ status: 'cancelled', finished_at: now });
+      await this.recomputeRunIn(trx, runId, now);
+      return true;
+    });
+    return found ? this.getRun(runId) : undefined;
+  }
+
+  async isCancelRequested(runId: string): Promise<boolean> {
+    const row = await this.db<RunRow>('backup_run').where({ id: runId }).first('cancel_requested');
+    return row ? toBoolean(row.cancel_requested) : false;
+  }
+
+  async interruptExpiredItems(now: Date): Promise<StoredItem[]> {
+    const expired: { id: string; run_id: string; lease_expires_at: Timestamp }[] = await this.db(
+      'backup_item',
+    )
+      .where('status', 'running')
+      .where('lease_expires_at', '<', now)
+      .select('id', 'run_id', 'lease_expires_at');
+    const interrupted: string[] = [];
+    const runIds = new Set<string>();
+    for (const row of expired) {
+      // Guarded again: a renewal or a finish since the select wins over the interruption.
+      const changed = await this.db('backup_item')
+        .where({ id: row.id, status: 'running' })
+        .where('lease_expires_at', '<', now)
+        .update({
+          status: 'interrupted',
+          finished_at: now,
+          error:
+            `The backend replica running this backup stopped (lease expired at ` +
+            `${toIso(row.lease_expires_at)}); the archive was not completed`,
+        });
+      if (changed === 1) {
+        interrupted.push(row.id);
+        runIds.add(row.run_id);
+      }
+    }
+    for (const runId of runIds) {
+      await this.recomputeRun(runId, now);
+    }
+    if (interrupted.length === 0) {
+      return [];
+    }
+    const rows = await this.itemsQuery()
+      .whereIn('i.id', interrupted)
+      .orderBy([
+        { column: 'i.queued_at', order: 'asc' },
+        { column: 'i.position', order: 'asc' },
+        { column: 'i.id', order: 'asc' },
+      ]);
+    return rows.map(row => this.toItem(row));
+  }
+
+  async liveItemIds(): Promise<string[]> {
+    return this.db('backup_item')
+      .where('status', 'running')
+      .where('lease_expires_at', '>=', this.now())
+      .orderBy('id')
+      .pluck('id');
+  }
+
+  async lastSuccessfulBackups(keys: PvcKey[]): Promise<Map<string, LastBackup>> {
+    const result = new Map<string, LastBackup>();
+    for (const chunk of chunks(uniqueKeys(keys), KEYS_PER_QUERY)) {
+      const ranked = this.db('backup_item')
+        .select('id', 'run_id', 'cluster', 'namespace', 'pvc', 'finished_at', 'bytes', 'sha256', 'archive_uri')
+        .select(
+          this.db.raw(
+            'row_number() over (partition by ??, ??, ?? order by ?? desc, ?? desc) as ??',
+            ['cluster', 'namespace', 'pvc', 'finished_at', 'id', 'rn'],
+          ),
+        )
+        .where('status', 'succeeded')
+        .whereNotNull('finished_at')
+        .whereIn(
+          ['cluster', 'namespace', 'pvc'],
+          chunk.map(k => [k.cluster, k.namespace, k.pvc]),
+        );
+      const rows: ItemRow[] = await this.db.from(ranked.as('ranked')).where('rn', 1).select('*');
+      for (const row of rows) {
+        result.set(pvcKey(row), {
+          runId: row.run_id,
+          itemId: row.id,
+          finishedAt: toIso(row.finished_at)!,
+          bytes: toNumber(row.bytes) ?? 0,
+          sha256: row.sha256 ?? '',
+          archiveUri: row.archive_uri ?? '',
+        });
+      }
+    }
+    return result;
+  }
+
+  async lastStatuses(keys: PvcKey[]): Promise<Map<string, BackupStatus>> {
+    const result = new Map<string, BackupStatus>();
+    for (const chunk of chunks(uniqueKeys(keys), KEYS_PER_QUERY)) {
+      const ranked = this.db('backup_item')
+        .select('cluster', 'namespace', 'pvc', 'status')
+        .select(
+          this.db.raw(
+            'row_number() over (partition by ??, ??, ?? order by ?? desc, ?? desc) as ??',
+            ['cluster', 'namespace', 'pvc', 'queued_at', 'id', 'rn'],
+          ),
+        )
+        .whereIn(
+          ['cluster', 'namespace', 'pvc'],
+          chunk.map(k => [k.cluster, k.namespace, k.pvc]),
+        );
+      const rows: { cluster: string; namespace: string; pvc: string; status: BackupStatus }[] =
+        await this.db.from(ranked.as('ranked')).where('rn', 1).select('*');
+      for (const row of rows) {
+        result.set(pvcKey(row), row.status);
+      }
+    }
+    return result;
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private itemsQuery(): Knex.QueryBuilder<ItemRow, ItemRow[]> {
+    return this.db('backup_item as i')
+      .join('backup_run as r', 'r.id', 'i.run_id')
+      .select<ItemRow[]>('i.*', 'r.destination');
+  }
+
+  /** The item, only while `workerId` holds it and it runs. */
+  private heldItem(itemId: string, workerId: string) {
+    return this.db('backup_item').where({ id: itemId, claimed_by: workerId, status: 'running' });
+  }
+
+  private checkWorkerId(workerId: string) {
+    if (!workerId || workerId.length > MAX_WORKER_ID_LENGTH) {
+      throw new Error(`Worker ids must be 1 to ${MAX_WORKER_ID_LENGTH} characters long`);
+    }
+  }
+
+  private async recomputeRun(runId: string, now: Date = this.now()): Promise<void> {
+    await this.db.transaction(trx => this.recomputeRunIn(trx, runId, now));
+  }
+
+  /**
+   * Locks the run, reads its item statuses (a fresh snapshot on PostgreSQL, since the lock was
+   * taken by an earlier statement) and stores the derived status.
+   */
+  private async recomputeRunIn(trx: Knex.Transaction, runId: string, now: Date): Promise<void> {
+    if (this.isPostgres) {
+      await trx('backup_run').where({ id: runId }).forUpdate().first('id');
+    } else {
+      // SQLite has no row locks; a write takes the database write lock for the transaction.
+      await trx('backup_run').where({ id: runId }).update({ status: trx.ref('status') });
+    }
+    const run = await trx<RunRow>('backup_run').where({ id: runId }).first('finished_at');
+    if (!run) {
+      return;
+    }
+    const counts: { status: BackupStatus; n: number | string }[] = await trx('backup_item')
+      .where({ run_id: runId })
+      .groupBy('status')
+      .select('status')
+      .count({ n: '*' });
+    const byStatus: Partial<Record<BackupStatus, number>> = {};
+    for (const c of counts) {
+      byStatus[c.status] = Number(c.n);
+    }
+    const status = deriveRunStatus(byStatus);
+    const finishedAt = ACTIVE.has(status) ? null : (toDate(run.finished_at) ?? now);
+    await trx('backup_run').where({ id: runId }).update({ status, finished_at: finishedAt });
+  }
+
+  private toRun(row: RunRow, items: StoredItem[]): BackupRun & { items: StoredItem[] } {
+    return {
+      id: row.id,
+      status: row.status as BackupStatus,
+      cluster: row.cluster,
+      destination: row.destination,
+      requestedBy: row.requested_by,
+      createdAt: toIso(row.created_at)!,
+      items,
+    };
+  }
+
+  private toItem(row: ItemRow): StoredItem {
+    const status = row.status as BackupStatus;
+    const item: BackupItem = {
+      id: row.id,
+      runId: row.run_id,
+      cluster: row.cluster,
+      namespace: row.namespace,
+      pvc: row.pvc,
+      status,
+      bytes: toNumber(row.bytes),
+      sha256: row.sha256,
+      archiveUri: row.archive_uri,
+      error: row.error,
+      helperPod: row.helper_pod,
+      node: row.node,
+      startedAt: toIso(row.started_at),
+      finishedAt: toIso(row.finished_at),
+      requestedBy: row.requested_by,
+      progress: status === 'running' ? progressOf(row) : null,
+    };
+    return {
+      ...item,
+      entityRef: row.entity_ref,
+      destination: row.destination,
+      claimedBy: row.claimed_by,
+      leaseExpiresAt: toIso(row.lease_expires_at),
+    };
+  }
+}
+
+/** Bytes so far and the average rate from the start to the last progress update. */
+function progressOf(row: ItemRow): { bytes: number; bytesPerSecond: number } {
+  const bytes = toNumber(row.progress_bytes) ?? 0;
+  const started = toDate(row.started_at);
+  const updated = toDate(row.progress_updated_at);
+  const seconds = started && updated ? (updated.getTime() - started.getTime()) / 1000 : 0;
+  return { bytes, bytesPerSecond: seconds > 0 ? Math.round(bytes / seconds) : 0 };
+}

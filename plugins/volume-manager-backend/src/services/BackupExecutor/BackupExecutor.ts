@@ -1,0 +1,194 @@
+/*
+ * Backs up one PVC: inspect it and its users, start a helper pod that mounts it read-only, exec
+ * `tar -czf - -C /data .`, stream stdout into the destination while hashing and counting, and
+ * commit the archive only when the exec status says the command succeeded. The helper pod is
+ * deleted whatever happens.
+ */
+import { createHash } from 'node:crypto';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { HELPER_POD_MANAGED_BY_LABEL } from '@nkvm/backstage-plugin-volume-manager-common';
+import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
+import type { ClusterClient } from '../../kubernetes/ClusterClient';
+import { KubernetesApiError } from '../../kubernetes/errors';
+import { execStream } from '../../kubernetes/execStream';
+import { createPod, deletePod, getNode, listPods } from '../../kubernetes/pods';
+import type { ArchiveSink } from '../ArchiveSinks/types';
+import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
+import { HELPER_CONTAINER, helperPodSpec } from './helperPodSpec';
+import { waitForHelperPod } from './waitForHelperPod';
+
+export const TAR_COMMAND = ['tar', '-czf', '-', '-C', '/data', '.'];
+
+export interface BackupJob {
+  runId: string;
+  itemId: string;
+  cluster: string;
+  namespace: string;
+  pvc: string;
+  requestedBy: string;
+}
+
+export interface BackupJobHooks {
+  signal: AbortSignal;
+  onHelperPod(name: string, node: string | null): void;
+  onProgress(bytes: number): void;
+}
+
+export interface BackupOutcome {
+  bytes: number;
+  sha256: string;
+  archiveUri: string;
+}
+
+export class BackupRefusedError extends Error {
+  readonly name = 'BackupRefusedError';
+}
+
+function mountsClaim(pod: V1Pod, claim: string): boolean {
+  return (pod.spec?.volumes ?? []).some(v => v.persistentVolumeClaim?.claimName === claim);
+}
+
+function isActive(pod: V1Pod): boolean {
+  return pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
+}
+
+function workloadSecurity(pod: V1Pod | undefined, claim: string) {
+  if (!pod) return undefined;
+  const volumeNames = new Set(
+    (pod.spec?.volumes ?? []).filter(v => v.persistentVolumeClaim?.claimName === claim).map(v => v.name),
+  );
+  const container = (pod.spec?.containers ?? []).find(c =>
+    (c.volumeMounts ?? []).some(m => volumeNames.has(m.name)),
+  );
+  const podCtx = pod.spec?.securityContext;
+  return {
+    runAsUser: container?.securityContext?.runAsUser ?? podCtx?.runAsUser,
+    runAsGroup: container?.securityContext?.runAsGroup ?? podCtx?.runAsGroup,
+    fsGroup: podCtx?.fsGroup,
+  };
+}
+
+async function hostnameOf(client: ClusterClient, node: string): Promise<string> {
+  try {
+    const n = await getNode(client, node);
+    return n.metadata?.labels?.['kubernetes.io/hostname'] ?? node;
+  } catch {
+    return node; // without `get nodes`, the node name is the usual hostname label
+  }
+}
+
+export function createBackupExecutor(options: {
+  registry: ClusterRegistry;
+  config: VolumeManagerConfig;
+  logger: LoggerService;
+}) {
+  const { registry, config, logger } = options;
+
+  async function deleteHelper(client: ClusterClient, namespace: string, name: string) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        await deletePod(client, namespace, name);
+        return;
+      } catch (error) {
+        if (attempt === 3) {
+          logger.error(`Could not delete helper pod ${namespace}/${name}; the janitor will retry`, error as Error);
+        } else {
+          await new Promise(r => setTimeout(r, 500 * attempt));
+        }
+      }
+    }
+  }
+
+  return {
+    async run(job: BackupJob, sink: ArchiveSink, hooks: BackupJobHooks): Promise<BackupOutcome> {
+      const client = await registry.getClient(job.cluster, job.requestedBy);
+      let pvc: V1PersistentVolumeClaim;
+      try {
+        pvc = await client.get<V1PersistentVolumeClaim>('persistentvolumeclaims', job.namespace, job.pvc);
+      } catch (error) {
+        if (error instanceof KubernetesApiError && error.clusterStatusCode === 404) {
+          throw new BackupRefusedError(`PVC '${job.namespace}/${job.pvc}' does not exist on cluster '${job.cluster}'`);
+        }
+        throw error;
+      }
+      if (pvc.status?.phase !== 'Bound') {
+        throw new BackupRefusedError(
+          `PVC '${job.namespace}/${job.pvc}' is ${pvc.status?.phase ?? 'not Bound'}; only Bound PVCs hold data to back up`,
+        );
+      }
+      const users = (await listPods(client, { namespace: job.namespace }))
+        .filter(p => isActive(p) && mountsClaim(p, job.pvc))
+        .filter(p => !p.metadata?.labels?.[HELPER_POD_MANAGED_BY_LABEL])
+        .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      const modes = pvc.spec?.accessModes ?? [];
+      if (modes.includes('ReadWriteOncePod') && users.length > 0) {
+        throw new BackupRefusedError(
+          `PVC '${job.namespace}/${job.pvc}' is ReadWriteOncePod and in use by pod '${users[0].metadata?.name}'; ` +
+            `no second pod can mount it. Stop the workload, or back up from a snapshot clone.`,
+        );
+      }
+      const user = users[0];
+      const pinned = modes.includes('ReadWriteOnce') && !modes.includes('ReadWriteMany') && user?.spec?.nodeName;
+      const spec = helperPodSpec({
+        namespace: job.namespace,
+        pvc: job.pvc,
+        runId: job.runId,
+        itemId: job.itemId,
+        image: config.helper.image,
+        activeDeadlineSeconds: config.helper.activeDeadlineSeconds,
+        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!) : undefined,
+        tolerations: pinned ? user?.spec?.tolerations : undefined,
+        workloadSecurity: workloadSecurity(user, job.pvc),
+        defaultSecurityMode: config.helper.defaultSecurityMode,
+      });
+      const podName = spec.metadata!.name!;
+
+      const upload = await sink.open({
+        cluster: job.cluster,
+        namespace: job.namespace,
+        pvc: job.pvc,
+        startedAt: new Date(),
+      });
+      let created = false;
+      try {
+        await createPod(client, spec);
+        created = true;
+        hooks.onHelperPod(podName, pinned ? user!.spec!.nodeName! : null);
+        const running = await waitForHelperPod(client, job.namespace, podName, {
+          timeoutMs: config.helper.podTimeoutSeconds * 1000,
+          signal: hooks.signal,
+        });
+        hooks.onHelperPod(podName, running.spec?.nodeName ?? null);
+
+        const hash = createHash('sha256');
+        let bytes = 0;
+        await execStream(client, {
+          namespace: job.namespace,
+          pod: podName,
+          container: HELPER_CONTAINER,
+          command: TAR_COMMAND,
+          destination: upload.stream,
+          onChunk: chunk => {
+            hash.update(chunk);
+            bytes += chunk.length;
+            hooks.onProgress(bytes);
+          },
+          idleTimeoutMs: 10 * 60 * 1000,
+          deadlineMs: config.helper.activeDeadlineSeconds * 1000,
+          signal: hooks.signal,
+        });
+        const sha256 = hash.digest('hex');
+        const { uri } = await upload.commit({ sha256, bytes });
+        return { bytes, sha256, archiveUri: uri };
+      } catch (error) {
+        await upload.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+        throw error;
+      } finally {
+        if (created) await deleteHelper(client, job.namespace, podName);
+      }
+    },
+  };
+}
+
+export type BackupExecutor = ReturnType<typeof createBackupExecutor>;

@@ -4,6 +4,9 @@
  */
 import { createBackend } from '@backstage/backend-defaults';
 import { demoPermissionPolicyModule } from './permissionPolicyModule';
+import { applyMetadataDbPath } from './metadataDbPath';
+
+applyMetadataDbPath(process.env);
 
 const backend = createBackend();
 

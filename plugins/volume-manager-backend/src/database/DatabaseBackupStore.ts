@@ -41,11 +41,12 @@ import {
 } from './BackupStore';
 import { migrateBackupStore } from './migrateBackupStore';
 
-/** Largest page `listItems` returns. */
+/** Largest page `listItems` returns. @internal */
 export const MAX_PAGE_SIZE = 500;
 /**
  * Keys per query in `lastSuccessfulBackups`/`lastStatuses`. Each key binds 3 values, so a chunk
  * binds 1,500: far below SQLite's 32,766 (since 3.32) and PostgreSQL's 65,535.
+ * @internal
  */
 export const KEYS_PER_QUERY = 500;
 /** Candidates read per claim attempt, and attempts, before `claimNextItem` gives up for now. */
@@ -155,6 +156,7 @@ function toBoolean(value: unknown): boolean {
  * 2. Once every item has finished, the first that applies: any `failed` -> `failed`; any
  *    `interrupted` -> `interrupted`; any `cancelled` -> `cancelled`; otherwise `succeeded`.
  * A run is finished (has `finished_at`) exactly when rule 2 applies.
+ * @internal
  */
 export function deriveRunStatus(counts: Partial<Record<BackupStatus, number>>): BackupStatus {
   const n = (s: BackupStatus) => counts[s] ?? 0;
@@ -208,6 +210,7 @@ function uniqueKeys(keys: PvcKey[]): PvcKey[] {
   return [...seen.values()];
 }
 
+/** @internal */
 export interface DatabaseBackupStoreOptions {
   /** The clock; tests pass a fake one. */
   now?: () => Date;
@@ -236,7 +239,7 @@ export class DatabaseBackupStore implements BackupStore {
     this.now = options.now ?? (() => new Date());
   }
 
-  async createRun(run: NewRun): Promise<BackupRun> {
+  async createRun(run: NewRun): Promise<BackupRun & { items: StoredItem[] }> {
     if (run.items.length === 0) {
       throw new InputError('A backup run needs at least one volume');
     }
@@ -357,7 +360,7 @@ export class DatabaseBackupStore implements BackupStore {
       for (const candidate of candidates) {
         const now = this.now();
         const changed = await this.db('backup_item')
-          .where({ id: candidate.id })
+          .where({ id: candidate.id, status: 'queued' })
           .whereIn('run_id', this.db('backup_run').select('id').where('cancel_requested', false))
           .update({
             status: 'running',
@@ -438,7 +441,7 @@ export class DatabaseBackupStore implements BackupStore {
     });
   }
 
-  async cancelRun(runId: string): Promise<BackupRun | undefined> {
+  async cancelRun(runId: string): Promise<(BackupRun & { items: StoredItem[] }) | undefined> {
     const now = this.now();
     const found = await this.db.transaction(async trx => {
       // Locks the run row first (see the file comment on lock order).

@@ -55,6 +55,18 @@ export async function kubeConfigFromClusterDetails(
   return kc;
 }
 
+/** client-node refuses http:// servers unless skipTLSVerify is set; there is no TLS to verify. */
+function allowPlainHttp(kc: KubeConfig): KubeConfig {
+  if (!kc.clusters.some(c => c.server.startsWith('http:') && !c.skipTLSVerify)) return kc;
+  kc.loadFromOptions({
+    clusters: kc.clusters.map(c => (c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c)),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
+  return kc;
+}
+
 export function inClusterKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromCluster();
@@ -70,7 +82,7 @@ export function kubeConfigFromFile(path: string, context?: string): KubeConfig {
     }
     kc.setCurrentContext(context);
   }
-  return kc;
+  return allowPlainHttp(kc);
 }
 
 /** Loads a pasted kubeconfig that {@link validatePastedKubeconfig} has already accepted. */
@@ -78,5 +90,5 @@ export function kubeConfigFromString(text: string, context?: string): KubeConfig
   const kc = new KubeConfig();
   kc.loadFromString(text);
   if (context) kc.setCurrentContext(context);
-  return kc;
+  return allowPlainHttp(kc);
 }

@@ -1,0 +1,6 @@
+export { startKubeSim } from './sim';
+export type { KubeSim, KubeSimOptions, AddTokenOptions } from './sim';
+export type { PolicyRule } from './authz';
+export type { Fixture, FixtureClaim, FixtureWorkload, FixtureNode, FixtureToken } from './fixtures/types';
+export { scaleFixture } from './fixtures/scale';
+export { SERVER_VERSION } from './discovery';

@@ -302,7 +302,47 @@ describe('authorization', () => {
     ).json.status;
     expect(rules.incomplete).toBe(false);
     expect(rules.resourceRules).toEqual(expect.arrayContaining([{ verbs: ['create'], apiGroups: [''], resources: ['pods/exec'] }, { verbs: ['get'], apiGroups: [''], resources: ['pods'], resourceNames: ['search-indexer-0'] }]));
+    // the exec upgrade needs `create` on pods/exec; the handshake answers a Status
+    const upgrade = (token: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = https.request(`${sim.url}/api/v1/namespaces/search/pods/search-indexer-0/exec?command=true&stdout=true`, {
+          ca: sim.caCert,
+          headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'v5.channel.k8s.io' },
+        });
+        req.on('response', res => {
+          let body = '';
+          res.on('data', c => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve({ status: res.statusCode ?? 0, body: '' });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const forbidden = await upgrade('reader-token');
+    expect(forbidden.status).toBe(403);
+    expect(JSON.parse(forbidden.body).message).toBe('pods "search-indexer-0" is forbidden: User "system:serviceaccount:nkvm:reader" cannot create resource "pods/exec" in API group "" in the namespace "search"');
+    expect((await upgrade('exec-token')).status).toBe(101);
+    expect((await upgrade('nope')).status).toBe(401);
     sim.removeToken('reader-token');
     expect((await request(sim, 'GET', '/api/v1/persistentvolumeclaims', { token: 'reader-token' })).status).toBe(401);
+  });
+});
+
+describe('fault injection', () => {
+  it('fails or delays matching requests, a limited number of times', async () => {
+    const remove = sim.addFault({ path: '/api/v1/namespaces/platform/', status: 503, times: 1 });
+    const failed = await request(sim, 'GET', '/api/v1/namespaces/platform/pods');
+    expect(failed.status).toBe(503);
+    expect(failed.json).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable', code: 503 });
+    expect((await request(sim, 'GET', '/api/v1/namespaces/platform/pods')).status).toBe(200);
+    remove();
+    sim.addFault({ path: /persistentvolumeclaims/, method: 'GET', delayMs: 300 });
+    const t0 = Date.now();
+    expect((await request(sim, 'GET', '/api/v1/namespaces/payments/persistentvolumeclaims')).status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    sim.clearFaults();
   });
 });

@@ -1,6 +1,7 @@
 /** Shared state handed to the request handlers. */
 import type { Authorizer, TokenEntry } from './authz';
 import type { EventRecorder } from './events';
+import type { FaultInjector } from './faults';
 import type { PodLifecycle } from './podLifecycle';
 import type { Store } from './store';
 import type { WatchHub } from './watch';
@@ -22,6 +23,7 @@ export interface SimContext {
   dataDir: string;
   /** host:port as clients see it */
   serverAddress: () => string;
+  faults: FaultInjector;
   /** recent requests, newest last (bounded) */
   requestLog: RequestLogEntry[];
   /** who a request without Authorization is (http mode acts like `kubectl proxy`: the admin) */

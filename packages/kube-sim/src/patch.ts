@@ -105,65 +105,63 @@ function unescapePointer(p: string): string[] {
     .map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+function pointerGet(doc: unknown, path: string): unknown {
+  let cur: unknown = doc;
+  for (const seg of unescapePointer(path)) {
+    if (Array.isArray(cur)) cur = cur[Number(seg)];
+    else if (isObj(cur)) cur = cur[seg];
+    else return undefined;
+  }
+  return cur;
+}
+
+/** Applies one add/replace/remove at `path`; returns the (possibly new) document root. */
+function pointerSet(doc: unknown, path: string, value: unknown, mode: 'add' | 'replace' | 'remove'): unknown {
+  const segs = unescapePointer(path);
+  if (segs.length === 0) return value;
+  let parent: unknown = doc;
+  for (const seg of segs.slice(0, -1)) {
+    if (Array.isArray(parent)) parent = parent[Number(seg)];
+    else parent = isObj(parent) ? parent[seg] : undefined;
+    if (parent === undefined) throw errors.internal(`jsonpatch ${mode} operation does not apply: doc is missing path: "${path}"`);
+  }
+  const last = segs[segs.length - 1];
+  if (Array.isArray(parent)) {
+    const idx = last === '-' ? parent.length : Number(last);
+    if (mode === 'add') parent.splice(idx, 0, value);
+    else if (mode === 'replace') parent[idx] = value;
+    else parent.splice(idx, 1);
+  } else if (isObj(parent)) {
+    if ((mode === 'remove' || mode === 'replace') && !(last in parent)) {
+      throw errors.internal(`jsonpatch ${mode} operation does not apply: doc is missing key: ${path}`);
+    }
+    if (mode === 'remove') delete parent[last];
+    else parent[last] = value;
+  }
+  return doc;
+}
+
 export function jsonPatch(target: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops)) throw errors.badRequest('the server rejected our request due to an error in our request');
   let doc = structuredClone(target);
   for (const op of ops as Array<{ op: string; path: string; value?: unknown; from?: string }>) {
-    const get = (path: string): unknown => {
-      let cur: unknown = doc;
-      for (const seg of unescapePointer(path)) {
-        if (Array.isArray(cur)) cur = cur[Number(seg)];
-        else if (isObj(cur)) cur = cur[seg];
-        else return undefined;
-      }
-      return cur;
-    };
-    const set = (path: string, value: unknown, mode: 'add' | 'replace' | 'remove') => {
-      const segs = unescapePointer(path);
-      if (segs.length === 0) {
-        doc = value;
-        return;
-      }
-      let parent: unknown = doc;
-      for (const seg of segs.slice(0, -1)) {
-        if (Array.isArray(parent)) parent = parent[Number(seg)];
-        else parent = isObj(parent) ? parent[seg] : undefined;
-        if (parent === undefined) throw errors.internal(`jsonpatch ${mode} operation does not apply: doc is missing path: "${path}"`);
-      }
-      const last = segs[segs.length - 1];
-      if (Array.isArray(parent)) {
-        const idx = last === '-' ? parent.length : Number(last);
-        if (mode === 'add') parent.splice(idx, 0, value);
-        else if (mode === 'replace') parent[idx] = value;
-        else parent.splice(idx, 1);
-      } else if (isObj(parent)) {
-        if (mode === 'remove' || mode === 'replace') {
-          if (!(last in parent)) throw errors.internal(`jsonpatch ${mode} operation does not apply: doc is missing key: ${path}`);
-        }
-        if (mode === 'remove') delete parent[last];
-        else parent[last] = value;
-      }
-    };
     switch (op.op) {
       case 'add':
-        set(op.path, op.value, 'add');
-        break;
       case 'replace':
-        set(op.path, op.value, 'replace');
+        doc = pointerSet(doc, op.path, op.value, op.op);
         break;
       case 'remove':
-        set(op.path, undefined, 'remove');
+        doc = pointerSet(doc, op.path, undefined, 'remove');
         break;
       case 'test':
-        if (JSON.stringify(get(op.path)) !== JSON.stringify(op.value)) throw errors.internal('testing value failed');
+        if (JSON.stringify(pointerGet(doc, op.path)) !== JSON.stringify(op.value)) throw errors.internal('testing value failed');
         break;
       case 'copy':
-        set(op.path, structuredClone(get(op.from!)), 'add');
+        doc = pointerSet(doc, op.path, structuredClone(pointerGet(doc, op.from!)), 'add');
         break;
       case 'move': {
-        const v = get(op.from!);
-        set(op.from!, undefined, 'remove');
-        set(op.path, v, 'add');
+        const v = pointerGet(doc, op.from!);
+        doc = pointerSet(pointerSet(doc, op.from!, undefined, 'remove'), op.path, v, 'add');
         break;
       }
       default:

@@ -4,6 +4,7 @@ import { ResourceApi } from './api';
 import { Authorizer, type Attributes, type TokenEntry } from './authz';
 import type { SimContext } from './context';
 import { apiGroup, apiGroupList, apiVersions, coreResourceList, groupResourceList, SERVER_VERSION } from './discovery';
+import { FaultInjector } from './faults';
 import { negotiate, sendError, sendJson } from './http';
 import { openApiDoc, openApiRoot, openApiV2Protobuf } from './openapi';
 import { parseRequestInfo, type RequestInfo } from './requestInfo';
@@ -59,7 +60,22 @@ export class Router {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     let user: string | undefined;
     res.on('finish', () => this.log(req.method ?? '', req.url ?? '', res.statusCode, user));
-    this.dispatch(req, res, u => (user = u)).catch(err => {
+    const fault = this.ctx.faults.match(req.method ?? 'GET', req.url ?? '/');
+    if (fault) {
+      const act = () => {
+        if (res.destroyed) return;
+        if (fault.status) sendJson(res, fault.status, FaultInjector.statusBody(fault));
+        else this.serve(req, res, u => (user = u));
+      };
+      if (fault.delayMs) setTimeout(act, fault.delayMs).unref?.();
+      else act();
+      return;
+    }
+    this.serve(req, res, u => (user = u));
+  }
+
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, setUser: (u: string) => void): void {
+    this.dispatch(req, res, setUser).catch(err => {
       if (!(err instanceof ApiError)) {
         // eslint-disable-next-line no-console
         console.error('kube-sim: internal error', err);

@@ -121,7 +121,10 @@ export function fromLabelSelectorObject(sel: { matchLabels?: Record<string, stri
 
 /** The String() form of a selector (sorted by key), as printed in Table "Selector" cells. */
 export function formatSelector(sel: LabelSelector): string {
-  const sorted = [...sel].sort((a, b) => a.key.localeCompare(b.key, 'en', { sensitivity: 'variant' }) || 0);
+  const sorted = [...sel].sort((a, b) => {
+    if (a.key === b.key) return 0;
+    return a.key < b.key ? -1 : 1;
+  });
   return sorted
     .map(r => {
       switch (r.op) {

@@ -11,6 +11,7 @@ import { ensureTls } from './certs';
 import type { SimContext, RequestLogEntry } from './context';
 import { defaultPod } from './defaults';
 import { EventRecorder } from './events';
+import { FaultInjector, type FaultSpec } from './faults';
 import { handleUpgrade } from './execRoute';
 import { FixtureBuilder, stableSuffix } from './fixtures/build';
 import { placePods, resolveFixture, type FixtureInput } from './fixtures/load';
@@ -81,6 +82,12 @@ export interface KubeSim {
   requestLog: RequestLogEntry[];
   /** number of list requests served per resource (`pods`, `persistentvolumeclaims`, `apps/deployments`, …) */
   listRequestCount(resource: string): number;
+  /**
+   * Makes matching requests slow or fail, e.g. `sim.addFault({ path: '/api/v1/namespaces/platform/', status: 500, times: 1 })`
+   * or `sim.addFault({ path: /persistentvolumeclaims/, delayMs: 30_000 })`. Returns a function that removes it.
+   */
+  addFault(spec: FaultSpec): () => void;
+  clearFaults(): void;
   /** forget pagination snapshots, so outstanding continue tokens get 410 Expired */
   expireContinueTokens(): void;
   /** direct access to stored objects (read-only use) */
@@ -120,6 +127,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     dataDir,
     serverAddress: () => address,
     requestLog,
+    faults: new FaultInjector(),
     ensurePvDir: pv => mkdirSync(pvDir(pv), { recursive: true }),
     removePvDir: pv => rmSync(pvDir(pv), { recursive: true, force: true }),
   };
@@ -248,6 +256,12 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     pvDir,
     listRequestCount(resource) {
       return store.listRequests.get(resource) ?? 0;
+    },
+    addFault(spec) {
+      return ctx.faults.add(spec);
+    },
+    clearFaults() {
+      ctx.faults.clear();
     },
     expireContinueTokens() {
       store.expireSnapshots();

@@ -1,0 +1,101 @@
+import { createApiRef } from '@backstage/core-plugin-api';
+import type {
+  BackupListResponse,
+  BackupRun,
+  BackupStatus,
+  ClusterSummary,
+  ClustersResponse,
+  CreateBackupRequest,
+  DestinationsResponse,
+  VolumesResponse,
+} from '@nkvm/backstage-plugin-volume-manager-common';
+
+/**
+ * Liveness of the volume-manager backend, as `GET /health` reports it.
+ *
+ * @public
+ */
+export interface HealthResponse {
+  status: string;
+}
+
+/**
+ * Filters of `GET /volumes`. All are optional; `entityRef` limits the inventory to the PVCs of
+ * one catalog entity.
+ *
+ * @public
+ */
+export interface VolumesQuery {
+  cluster?: string;
+  namespace?: string;
+  entityRef?: string;
+}
+
+/**
+ * Filters and paging of `GET /backups`.
+ *
+ * @public
+ */
+export interface BackupListQuery {
+  cluster?: string;
+  namespace?: string;
+  pvc?: string;
+  entityRef?: string;
+  status?: BackupStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * Body of `POST /clusters/session`: a kubeconfig pasted by a user for a short troubleshooting
+ * session (paste mode).
+ *
+ * @public
+ */
+export interface CreateClusterSessionRequest {
+  /** The cluster name the session is listed under (DNS-1123 label). */
+  name: string;
+  kubeconfig: string;
+  /** The context to use; the kubeconfig's current context when omitted. */
+  context?: string;
+}
+
+/**
+ * Client of the volume-manager backend (`/api/volume-manager`). Every method rejects with a
+ * `ResponseError` from `@backstage/errors` when the backend answers with a non-2xx status.
+ *
+ * @public
+ */
+export interface VolumeManagerApi {
+  /** `GET /health`. */
+  getHealth(): Promise<HealthResponse>;
+  /** `GET /clusters`: configured clusters and their auth source. */
+  getClusters(): Promise<ClustersResponse>;
+  /** `GET /volumes`: the PVC inventory; partial failures come back in `errors`. */
+  getVolumes(query?: VolumesQuery): Promise<VolumesResponse>;
+  /** `POST /backups`: start a run. The backend answers 202 with the queued run. */
+  createBackup(request: CreateBackupRequest): Promise<BackupRun>;
+  /** `GET /backups`: backup history, newest first. */
+  listBackups(query?: BackupListQuery): Promise<BackupListResponse>;
+  /** `GET /backups/:runId`: a run with its items and live progress. */
+  getBackupRun(runId: string): Promise<BackupRun>;
+  /** `POST /backups/:runId/cancel`: cancel what has not finished. */
+  cancelBackupRun(runId: string): Promise<BackupRun>;
+  /** `GET /backups/:runId/items/:itemId/archive`: the `.tar.gz` of a local backup. */
+  downloadArchive(runId: string, itemId: string): Promise<Blob>;
+  /** `GET /destinations`: configured destinations, never their secrets. */
+  getDestinations(): Promise<DestinationsResponse>;
+  /** `POST /clusters/session`: paste a kubeconfig (paste mode, admins only). */
+  createClusterSession(
+    request: CreateClusterSessionRequest,
+  ): Promise<ClusterSummary>;
+}
+
+/**
+ * API reference of {@link VolumeManagerApi}.
+ *
+ * @public
+ */
+export const volumeManagerApiRef = createApiRef<VolumeManagerApi>({
+  id: 'plugin.volume-manager.service',
+});

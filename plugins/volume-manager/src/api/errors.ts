@@ -1,0 +1,31 @@
+/**
+ * Whether an API error means the backend does not serve that route at all, as opposed to a
+ * route that exists and failed.
+ *
+ * The volume-manager backend grows route by route. A route it does not have yet falls through to
+ * Backstage's router, which answers `404` with an empty body, while a route that exists throws
+ * `NotFoundError` and answers `404` with Backstage's error envelope. A `501` is treated the same
+ * way: the backend knows the route but has not implemented it.
+ *
+ * @public
+ */
+export function isEndpointUnavailable(error: unknown): boolean {
+  if (!error || typeof error !== 'object') {
+    return false;
+  }
+  const candidate = error as {
+    name?: unknown;
+    statusCode?: unknown;
+    body?: { error?: { name?: unknown } };
+  };
+  if (candidate.name !== 'ResponseError') {
+    return false;
+  }
+  if (candidate.statusCode === 501) {
+    return true;
+  }
+  return (
+    candidate.statusCode === 404 &&
+    candidate.body?.error?.name !== 'NotFoundError'
+  );
+}

@@ -1,0 +1,10 @@
+export {
+  volumeManagerApiRef,
+  type BackupListQuery,
+  type CreateClusterSessionRequest,
+  type HealthResponse,
+  type VolumeManagerApi,
+  type VolumesQuery,
+} from './VolumeManagerApi';
+export { VolumeManagerClient } from './VolumeManagerClient';
+export { isEndpointUnavailable } from './errors';

@@ -1,0 +1,4 @@
+export {
+  EndpointUnavailable,
+  type EndpointUnavailableProps,
+} from './EndpointUnavailable';

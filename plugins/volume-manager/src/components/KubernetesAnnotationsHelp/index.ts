@@ -1,0 +1,4 @@
+export {
+  KubernetesAnnotationsHelp,
+  type KubernetesAnnotationsHelpProps,
+} from './KubernetesAnnotationsHelp';

@@ -1,0 +1,1 @@
+export { VolumeManagerPage } from './VolumeManagerPage';

@@ -1,0 +1,1 @@
+export { VolumesTable, type VolumesTableProps } from './VolumesTable';

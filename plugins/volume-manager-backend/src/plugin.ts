@@ -23,7 +23,7 @@ import { decorateWithBackups } from './services/VolumeInventory/decorateWithBack
 import { createVolumeInventory } from './services/VolumeInventory/VolumeInventory';
 import { createVolumeQueryService } from './services/VolumeInventory/VolumeQueryService';
 
-const JANITOR_INTERVAL_MS = 5 * 60 * 1000;
+const JANITOR_INTERVAL_MS = 60 * 1000;
 
 /**
  * The volume-manager backend plugin: inventories PVCs and backs them up as `.tar.gz` archives
@@ -119,8 +119,13 @@ export const volumeManagerPlugin = createBackendPlugin({
         let janitorTimer: NodeJS.Timeout | undefined;
         deps.lifecycle.addStartupHook(async () => {
           worker.start();
-          const sweep = () =>
+          const sweep = () => {
             janitor.sweep().catch(e => deps.logger.warn(`Helper-pod janitor failed: ${e}`));
+            localSink
+              .sweepStalePartials(4 * options.leaseSeconds * 1000)
+              .then(removed => removed.forEach(file => deps.logger.info('Removed a stale partial archive', { file })))
+              .catch(e => deps.logger.warn(`Partial-archive sweep failed: ${e}`));
+          };
           sweep();
           janitorTimer = setInterval(sweep, JANITOR_INTERVAL_MS);
           janitorTimer.unref();

@@ -44,6 +44,36 @@ export class LocalArchiveSink implements ArchiveSink {
     return file.startsWith(root) ? file : undefined;
   }
 
+  /**
+   * Removes `*.partial` files no writer has touched for `staleMs`: what a killed backend left
+   * behind. A live writer appends continuously, so its file stays fresh.
+   */
+  async sweepStalePartials(staleMs: number, now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        const p = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          await walk(p);
+        } else if (entry.name.endsWith('.partial')) {
+          const info = await fs.stat(p).catch(() => undefined);
+          if (info && now - info.mtimeMs > staleMs) {
+            await fs.rm(p, { force: true });
+            removed.push(p);
+          }
+        }
+      }
+    };
+    await walk(path.resolve(this.backupDir));
+    return removed;
+  }
+
   async open(target: ArchiveTarget): Promise<ArchiveUpload> {
     const segments = archiveRelativePath(target);
     const finalPath = path.resolve(this.backupDir, ...segments);

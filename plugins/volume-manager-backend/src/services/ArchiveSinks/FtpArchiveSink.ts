@@ -1,0 +1,188 @@
+/*
+ * FTP and FTPS with basic-ftp. FTPS uses explicit TLS (AUTH TLS on the control port) unless
+ * `tls.implicit`; `tls.ca` and `tls.rejectUnauthorized` feed Node's TLS options, and both the
+ * control and the data connections are encrypted.
+ *
+ * The archive streams straight from the helper pod into `STOR <file>.partial` (a PassThrough
+ * carries backpressure from the data connection back to the exec socket). Commit checks the
+ * size with `SIZE`, uploads the `.sha256` sidecar (via its own `.partial` name), then renames
+ * the archive with RNFR/RNTO, so nothing appears under the final name before it is complete.
+ * FTP offers no standard server-side checksum, so only the size is verified. Connecting and
+ * finishing are retried with backoff; a failure while bytes flow fails the stream as transient
+ * and the executor retries the whole stream.
+ */
+import { PassThrough, Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import { Client } from 'basic-ftp';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  isTransientError,
+  messageOf,
+  portOf,
+  remoteArchivePaths,
+  remoteUri,
+  sinkError,
+  withRetry,
+  type RemoteDestination,
+  type RetryPolicy,
+} from './remoteDestination';
+import { ArchiveSinkError, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
+
+const STREAM_BUFFER = 1024 * 1024;
+
+export class FtpArchiveSink implements ArchiveSink {
+  readonly id: string;
+  readonly type: 'ftp' | 'ftps';
+
+  constructor(
+    private readonly destination: RemoteDestination,
+    private readonly options: { retry: RetryPolicy; logger: LoggerService },
+  ) {
+    if (destination.type !== 'ftp' && destination.type !== 'ftps') {
+      throw new Error(`FtpArchiveSink cannot serve ${destination.type}`);
+    }
+    this.id = destination.id;
+    this.type = destination.type;
+  }
+
+  describe() {
+    const d = this.destination;
+    return { host: d.host, port: portOf(d), username: d.username, remoteDir: d.remoteDir };
+  }
+
+  private get where() {
+    return `${this.type.toUpperCase()} ${this.destination.host}:${portOf(this.destination)}`;
+  }
+
+  /** Connects, logs in and returns to the login directory. */
+  private async connect(timeoutMs = this.options.retry.timeoutMs): Promise<Client> {
+    const d = this.destination;
+    const client = new Client(timeoutMs);
+    const secureOptions: ConnectionOptions = {
+      ca: d.tls?.ca,
+      rejectUnauthorized: d.tls?.rejectUnauthorized ?? true,
+    };
+    try {
+      await client.access({
+        host: d.host,
+        port: portOf(d),
+        user: d.username,
+        password: d.password ?? '',
+        secure: d.type === 'ftps' ? (d.tls?.implicit ? 'implicit' : true) : false,
+        secureOptions: d.type === 'ftps' ? secureOptions : undefined,
+      });
+      return client;
+    } catch (error) {
+      client.close();
+      const code = (error as { code?: unknown }).code;
+      if (code === 530) {
+        throw new ArchiveSinkError(
+          `${this.where}: login as '${d.username}' was refused (${messageOf(error)}); check the username and password`,
+          { transient: false, cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private retry<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
+    return withRetry(`${this.where}: ${what}`, this.options.retry, fn, ({ attempt, delayMs, error }) =>
+      this.options.logger.warn(
+        `${this.where}: ${what} failed (attempt ${attempt} of ${this.options.retry.attempts}), retrying in ${delayMs} ms: ${messageOf(error)}`,
+        { destination: this.id },
+      ),
+    );
+  }
+
+  async open(target: ArchiveTarget): Promise<ArchiveUpload> {
+    const d = this.destination;
+    const paths = remoteArchivePaths(d.remoteDir, target);
+    const uri = remoteUri(this.type, d, paths.file);
+    const where = this.where;
+
+    // Every connection works inside the archive's directory, by base names.
+    const connectIn = async (timeoutMs?: number) => {
+      const c = await this.connect(timeoutMs);
+      try {
+        await c.ensureDir(paths.dir);
+        return c;
+      } catch (error) {
+        c.close();
+        throw error;
+      }
+    };
+    const name = {
+      partial: `${paths.fileName}.partial`,
+      file: paths.fileName,
+      sidecar: `${paths.fileName}.sha256`,
+      sidecarPartial: `${paths.fileName}.sha256.partial`,
+    };
+    const client = await this.retry('connecting', () => connectIn());
+
+    const stream = new PassThrough({ highWaterMark: STREAM_BUFFER });
+    stream.on('error', () => {}); // observed by the executor and by commit()
+    const uploading = client.uploadFrom(stream, name.partial).then(
+      () => undefined,
+      (error: unknown) => {
+        const failure = sinkError(`${where}: uploading ${paths.partial}`, error);
+        if (!stream.destroyed) stream.destroy(failure);
+        throw failure;
+      },
+    );
+    uploading.catch(() => {});
+
+    let sidecarCreated = false;
+    const finish = async (sha256: string, bytes: number) => {
+      let attemptClient: Client | undefined = client.closed ? undefined : client;
+      await this.retry('finishing the upload', async () => {
+        const c = attemptClient ?? (await connectIn());
+        attemptClient = undefined;
+        try {
+          const finalSize = await c.size(name.file).catch(() => undefined);
+          if (finalSize === bytes) return; // a previous attempt renamed it already
+          const size = await c.size(name.partial);
+          if (size !== bytes) {
+            throw new ArchiveSinkError(
+              `${where}: the server holds ${size} bytes of ${paths.partial}, expected ${bytes}`,
+              { transient: true },
+            );
+          }
+          await c.uploadFrom(Readable.from([`${sha256}  ${name.file}\n`]), name.sidecarPartial);
+          await c.rename(name.sidecarPartial, name.sidecar);
+          sidecarCreated = true;
+          await c.rename(name.partial, name.file);
+        } finally {
+          c.close();
+        }
+      });
+    };
+
+    return {
+      stream,
+      async commit({ sha256, bytes }) {
+        if (!stream.writableEnded) stream.end();
+        await uploading;
+        await finish(sha256, bytes);
+        return { uri };
+      },
+      abort: async () => {
+        if (!stream.destroyed) stream.destroy();
+        client.close();
+        await uploading.catch(() => {});
+        let c: Client | undefined;
+        try {
+          c = await this.connect(Math.min(5000, this.options.retry.timeoutMs));
+          await c.cd(paths.dir);
+          for (const p of [name.partial, name.sidecarPartial, ...(sidecarCreated ? [name.sidecar] : [])]) {
+            await c.remove(p, true).catch(() => {});
+          }
+        } catch (error) {
+          if (!isTransientError(error)) throw error;
+          throw new Error(`${where}: could not remove ${paths.partial}: ${messageOf(error)}`);
+        } finally {
+          c?.close();
+        }
+      },
+    };
+  }
+}

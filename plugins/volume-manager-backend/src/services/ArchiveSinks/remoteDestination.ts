@@ -1,0 +1,218 @@
+/*
+ * What every remote sink shares: the destination spec (configured or ad hoc), validation of
+ * `remoteDir` and host-key fingerprints, the remote layout, credential-free URIs, and the
+ * classification of errors into transient (retry) and final.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { InputError } from '@backstage/errors';
+import { ArchiveSinkError, archiveRelativePath, type ArchiveTarget } from './types';
+
+export type RemoteDestinationType = 'ftp' | 'ftps' | 'scp' | 'rsync';
+
+/** A remote destination with its secrets, held in config or (ad hoc) in memory only. */
+export interface RemoteDestination {
+  /** The configured id, or `adhoc:<type>`. */
+  id: string;
+  type: RemoteDestinationType;
+  host: string;
+  port?: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  /** Normalized by {@link normalizeRemoteDir}: relative to the login directory, or absolute. */
+  remoteDir: string;
+  tls?: { ca?: string; rejectUnauthorized: boolean; implicit: boolean };
+  /** Canonical `SHA256:<base64 without padding>`. */
+  hostKeySha256?: string;
+  keepLocalCopy: boolean;
+}
+
+/** How remote transfers retry transient failures. */
+export interface RetryPolicy {
+  /** Tries in all, including the first. */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Connect, login and per-command timeout. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_PORTS: Record<RemoteDestinationType, number> = {
+  ftp: 21,
+  ftps: 21,
+  scp: 22,
+  rsync: 22,
+};
+
+export function portOf(d: Pick<RemoteDestination, 'type' | 'port' | 'tls'>): number {
+  if (d.port) return d.port;
+  return d.type === 'ftps' && d.tls?.implicit ? 990 : DEFAULT_PORTS[d.type];
+}
+
+const SAFE_REMOTE_DIR = /^[A-Za-z0-9._@+=,:/-]+$/;
+
+/**
+ * Checks a `remoteDir` and returns it normalized (no empty or `.` segments, no trailing `/`).
+ * `..` anywhere is refused, not resolved. A relative directory is below the account's login
+ * directory (its FTP root or SSH home). An absolute one must be at or below one of `roots`
+ * when `roots` is given (ad-hoc destinations: `volumeManager.adHocRemoteRoots`).
+ */
+export function normalizeRemoteDir(remoteDir: string, options: { what: string; roots?: string[] }): string {
+  const { what } = options;
+  if (!remoteDir || remoteDir.length > 1024) {
+    throw new InputError(`${what}: remoteDir must be 1 to 1024 characters`);
+  }
+  if (!SAFE_REMOTE_DIR.test(remoteDir)) {
+    throw new InputError(
+      `${what}: remoteDir '${remoteDir}' may only contain letters, digits and . _ @ + = , : / -`,
+    );
+  }
+  const segments = remoteDir.split('/');
+  if (segments.includes('..')) {
+    throw new InputError(`${what}: remoteDir '${remoteDir}' must not contain '..' (path traversal)`);
+  }
+  const absolute = remoteDir.startsWith('/');
+  const kept = segments.filter(s => s !== '' && s !== '.');
+  const normalized = absolute ? `/${kept.join('/')}` : kept.join('/') || '.';
+  if (absolute && options.roots) {
+    const inside = options.roots.some(root => {
+      const r = path.posix.normalize(root).replace(/\/+$/, '');
+      return r === '' || normalized === r || normalized.startsWith(`${r}/`);
+    });
+    if (!inside) {
+      throw new InputError(
+        `${what}: remoteDir '${remoteDir}' is outside the allowed remote roots (${options.roots.join(', ') || 'none'}); use a directory relative to the login directory`,
+      );
+    }
+  }
+  return normalized;
+}
+
+/** Accepts `SHA256:<base64>` as OpenSSH prints it (padding optional); returns it canonical. */
+export function normalizeHostKeySha256(value: string, what: string): string {
+  const m = /^(?:SHA256:)?([A-Za-z0-9+/]{43})=?$/.exec(value.trim());
+  if (!m) {
+    throw new InputError(
+      `${what}: hostKeySha256 must be a SHA-256 fingerprint as 'ssh-keygen -lf' prints it, like SHA256:<43 base64 characters>`,
+    );
+  }
+  return `SHA256:${m[1]}`;
+}
+
+/** The OpenSSH-style fingerprint of a raw public key blob. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Where an archive and its sidecar go on the server, all relative to the login directory or absolute. */
+export interface RemoteArchivePaths {
+  dir: string;
+  fileName: string;
+  file: string;
+  partial: string;
+  sidecar: string;
+  sidecarPartial: string;
+}
+
+export function remoteArchivePaths(remoteDir: string, target: ArchiveTarget): RemoteArchivePaths {
+  const segments = archiveRelativePath(target);
+  const fileName = segments[segments.length - 1];
+  const dir = path.posix.join(remoteDir, ...segments.slice(0, -1));
+  const file = path.posix.join(dir, fileName);
+  return {
+    dir,
+    fileName,
+    file,
+    partial: `${file}.partial`,
+    sidecar: `${file}.sha256`,
+    sidecarPartial: `${file}.sha256.partial`,
+  };
+}
+
+/** A URI with no credentials: `ftp://host:port/dir/file`, `sftp://user@host:port/abs/path`. */
+export function remoteUri(scheme: string, d: RemoteDestination, remotePath: string, user?: boolean): string {
+  const host = d.host.includes(':') ? `[${d.host}]` : d.host;
+  const encoded = remotePath
+    .split('/')
+    .map(s => encodeURIComponent(s))
+    .join('/');
+  // RFC 1738: an FTP URL path is relative to the login directory; %2F marks an absolute one.
+  const p = remotePath.startsWith('/')
+    ? scheme.startsWith('ftp')
+      ? `/%2F${encoded.slice(1)}`
+      : encoded
+    : `/${encoded}`;
+  const userPart = user ? `${encodeURIComponent(d.username)}@` : '';
+  return `${scheme}://${userPart}${host}:${portOf(d)}${p}`;
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** Network drops, timeouts and FTP 4xx replies pass; authentication, host keys and 5xx do not. */
+export function isTransientError(error: unknown): boolean {
+  if (error instanceof ArchiveSinkError) return error.transient;
+  const e = error as { code?: unknown; level?: unknown; message?: unknown } | undefined;
+  if (!e) return false;
+  if (e.level === 'client-authentication') return false;
+  if (typeof e.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
+  if (typeof e.code === 'number') return e.code >= 400 && e.code < 500;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /timed? ?out|socket closed|connection (lost|closed|reset)|closed by (the )?server|not connected|keepalive|ECONNRESET|ECONNREFUSED|EPIPE/i.test(
+    message,
+  );
+}
+
+export function messageOf(error: unknown): string {
+  return (error as { message?: string })?.message ?? String(error);
+}
+
+/** Wraps any error as an ArchiveSinkError, keeping its transient-ness unless told otherwise. */
+export function sinkError(context: string, error: unknown, transient = isTransientError(error)): ArchiveSinkError {
+  if (error instanceof ArchiveSinkError && error.message.startsWith(context)) return error;
+  return new ArchiveSinkError(`${context}: ${messageOf(error)}`, { transient, cause: error });
+}
+
+export function backoffDelay(policy: RetryPolicy, failures: number): number {
+  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, failures - 1));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs `fn` until it succeeds, a non-transient error occurs, or `policy.attempts` tries fail.
+ * The final error says how many attempts were made and is no longer transient.
+ */
+export async function withRetry<T>(
+  what: string,
+  policy: RetryPolicy,
+  fn: (attempt: number) => Promise<T>,
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (!isTransientError(error)) throw sinkError(what, error, false);
+      if (attempt >= policy.attempts) {
+        throw sinkError(`${what} failed after ${attempt} attempts`, error, false);
+      }
+      const delayMs = backoffDelay(policy, attempt);
+      onRetry?.({ attempt, delayMs, error });
+      await sleep(delayMs);
+    }
+  }
+}

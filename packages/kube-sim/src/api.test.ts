@@ -144,6 +144,29 @@ describe('writes', () => {
     expect(n.json.message).toBe('namespaces "nowhere" not found');
   });
 
+  it('validates pod specs and labels like the apiserver (422 with causes)', async () => {
+    const bad = await request(sim, 'POST', '/api/v1/namespaces/payments/pods', {
+      body: { ...pod('bad-mount'), metadata: { name: 'bad-mount', labels: { run: 'Run 1' } }, spec: { restartPolicy: 'Sometimes', containers: [{ name: 'c', image: 'alpine:3.20', volumeMounts: [{ name: 'data', mountPath: '/data' }] }] } },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.json.message).toBe(
+      'Pod "bad-mount" is invalid: [metadata.labels: Invalid value: "Run 1": a valid label must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\', and must start and end with an alphanumeric character (e.g. \'MyValue\',  or \'my_value\',  or \'12345\', regex used for validation is \'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\'), spec.containers[0].volumeMounts[0].name: Not found: "data", spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"]',
+    );
+    expect(bad.json.details.causes.map((c: { reason: string; field: string }) => `${c.reason} ${c.field}`)).toEqual([
+      'FieldValueInvalid metadata.labels',
+      'FieldValueNotFound spec.containers[0].volumeMounts[0].name',
+      'FieldValueNotSupported spec.restartPolicy',
+    ]);
+    const immutable = await request(sim, 'PATCH', '/api/v1/namespaces/payments/pods/payments-db-0', { body: { spec: { restartPolicy: 'Never' } }, contentType: 'application/strategic-merge-patch+json' });
+    expect(immutable.status).toBe(422);
+    expect(immutable.json.message).toMatch(/^Pod "payments-db-0" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers\[\*\].image`/);
+    const image = await request(sim, 'PATCH', '/api/v1/namespaces/payments/pods/payments-db-0', { body: { spec: { containers: [{ name: 'postgres', image: 'postgres:16.5' }] } }, contentType: 'application/strategic-merge-patch+json' });
+    expect(image.status).toBe(200);
+    const patched = await request(sim, 'PATCH', '/api/v1/namespaces/payments/pods/payments-db-0', { body: { metadata: { labels: { 'bad key': 'x' } } }, contentType: 'application/merge-patch+json' });
+    expect(patched.status).toBe(422);
+    expect(patched.json.details.causes[0].field).toBe('metadata.labels');
+  });
+
   it('merge-patches and strategic-merge-patches labels and annotations', async () => {
     const path = '/api/v1/namespaces/payments/persistentvolumeclaims/payments-db-scratch';
     const m = await request(sim, 'PATCH', path, { body: { metadata: { labels: { a: '1' }, annotations: { note: 'x' } } }, contentType: 'application/merge-patch+json' });
@@ -195,6 +218,13 @@ describe('writes', () => {
     const pv = (await request(sim, 'GET', `/api/v1/persistentvolumes/${bound.spec.volumeName}`)).json;
     expect(pv.spec.claimRef).toMatchObject({ namespace: 'search', name: 'fresh', uid: bound.metadata.uid });
     expect(existsSync(sim.pvDir(bound.spec.volumeName))).toBe(true);
+    const unused = await request(sim, 'POST', '/api/v1/namespaces/search/persistentvolumeclaims', {
+      body: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'unused' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+    });
+    expect(unused.status).toBe(201);
+    const gone = await request(sim, 'DELETE', '/api/v1/namespaces/search/persistentvolumeclaims/unused');
+    expect(gone.json).toMatchObject({ kind: 'PersistentVolumeClaim', metadata: { name: 'unused', deletionTimestamp: expect.any(String), finalizers: ['kubernetes.io/pvc-protection'] } });
+    await waitFor(async () => (await request(sim, 'GET', '/api/v1/namespaces/search/persistentvolumeclaims/unused')).status === 404);
     await request(sim, 'POST', '/api/v1/namespaces/search/pods', { body: pod('user', { volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'fresh' } }] }) });
     const del = await request(sim, 'DELETE', '/api/v1/namespaces/search/persistentvolumeclaims/fresh');
     expect(del.json.metadata.deletionTimestamp).toBeDefined();

@@ -14,7 +14,7 @@ import { errors, successStatus } from './status';
 import { jsonOf, nowRfc3339, type StoredItem } from './store';
 import { tableJson, tableRowJson, type IncludeObject } from './tables';
 import type { KObj } from './types';
-import { validateForCreate } from './validation';
+import { validateForCreate, validateForUpdate } from './validation';
 import { stringify as toYaml } from 'yaml';
 
 const STORAGE_CLASS = findResource('storage.k8s.io', 'v1', 'storageclasses')!;
@@ -233,8 +233,12 @@ export class ResourceApi {
     if (type.resource === 'persistentvolumes') this.ctx.ensurePvDir(item.obj.metadata.name!);
   }
 
-  /** The PV controller: bind a new claim to a matching Available PV or a provisioned one. */
-  private bindClaim(pvc: KObj): void {
+  /**
+   * The PV controller: bind a new claim to a matching Available PV or a provisioned one. Claims
+   * of a WaitForFirstConsumer class wait until the scheduler picks a node for a pod using them
+   * (`firstConsumer`).
+   */
+  bindClaim(pvc: KObj, firstConsumer = false): void {
     const store = this.ctx.store;
     const ns = pvc.metadata.namespace!;
     const name = pvc.metadata.name!;
@@ -258,6 +262,10 @@ export class ResourceApi {
       const sc = store.get(STORAGE_CLASS, undefined, className);
       if (!sc) {
         this.ctx.recorder.record(pvc, 'Warning', 'ProvisioningFailed', `storageclass.storage.k8s.io "${className}" not found`, { component: 'persistentvolume-controller' });
+        return;
+      }
+      if ((sc.obj as Record<string, unknown>).volumeBindingMode === 'WaitForFirstConsumer' && !firstConsumer) {
+        this.ctx.recorder.record(pvc, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding', { component: 'persistentvolume-controller' });
         return;
       }
       const created = store.create(PV, PodLifecycle.pvForClaim(pvc, sc.obj));
@@ -295,6 +303,7 @@ export class ResourceApi {
       throw errors.conflict(type.group, type.resource, info.name, 'the object has been modified; please apply your changes to the latest version and try again');
     }
     const next = this.mergeForUpdate(type, cur.obj, obj, info.subresource === 'status');
+    validateForUpdate(type, next);
     const item = this.ctx.store.update(type, next);
     this.respondObject(type, item, 200, req, res, query);
   }
@@ -308,9 +317,9 @@ export class ResourceApi {
     if (cur.metadata.deletionTimestamp) next.metadata.deletionTimestamp = cur.metadata.deletionTimestamp;
     if (type.subresources?.some(s => s.name === 'status') || type.resource === 'namespaces') next.status = cur.status;
     if (type.resource === 'pods') {
-      // pod spec is mostly immutable: keep the scheduler's nodeName
       next.spec = { ...next.spec, nodeName: cur.spec?.nodeName ?? next.spec?.nodeName };
       if (!next.spec.nodeName) delete next.spec.nodeName;
+      checkPodSpecUpdate(cur, next);
     }
     if (JSON.stringify(next.spec) !== JSON.stringify(cur.spec) && typeof cur.metadata.generation === 'number') next.metadata.generation = cur.metadata.generation + 1;
     return next;
@@ -349,6 +358,7 @@ export class ResourceApi {
       throw errors.conflict(type.group, type.resource, info.name, 'the object has been modified; please apply your changes to the latest version and try again');
     }
     const next = this.mergeForUpdate(type, cur.obj, obj, info.subresource === 'status');
+    validateForUpdate(type, next);
     if (query.getAll('dryRun').includes('All')) {
       sendJson(res, 200, JSON.stringify(next));
       return;
@@ -403,17 +413,24 @@ export class ResourceApi {
     const o = cur.obj;
     if (type.resource === 'pods') return this.ctx.lifecycle.deletePod(cur, grace);
     if (type.resource === 'namespaces') return this.deleteNamespace(cur);
-    if (type.resource === 'persistentvolumeclaims') {
-      const users = this.ctx.lifecycle.podsUsingClaim(o.metadata.namespace!, o.metadata.name!).filter(p => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
-      if (users.length) {
-        return store.mutate(PVC, o.metadata.namespace, o.metadata.name!, c => {
-          c.metadata.deletionTimestamp ??= nowRfc3339();
-          c.metadata.deletionGracePeriodSeconds = 0;
-        });
-      }
-      store.remove(PVC, o.metadata.namespace, o.metadata.name!);
-      this.releaseVolume(o);
-      return undefined;
+    if (type.resource === 'persistentvolumeclaims' || ((o.metadata.finalizers ?? []).length && type.resource === 'persistentvolumes')) {
+      // kubernetes.io/pvc-protection and pv-protection: the object is marked and returned; the
+      // controller removes it once nothing uses it (at once for an unused claim or volume)
+      const updated = store.mutate(type, o.metadata.namespace, o.metadata.name!, c => {
+        c.metadata.deletionTimestamp ??= nowRfc3339();
+        c.metadata.deletionGracePeriodSeconds = 0;
+      });
+      setImmediate(() => {
+        if (type.resource === 'persistentvolumeclaims') this.finishTerminatingClaims(o.metadata.namespace!);
+        else {
+          const live = store.get(type, undefined, o.metadata.name!);
+          if (live?.obj.metadata.deletionTimestamp && live.obj.status?.phase !== 'Bound') {
+            store.remove(type, undefined, o.metadata.name!);
+            if (o.metadata.annotations?.['pv.kubernetes.io/provisioned-by']) this.ctx.removePvDir(o.metadata.name!);
+          }
+        }
+      });
+      return updated;
     }
     store.remove(type, o.metadata.namespace, o.metadata.name!);
     if (type.resource === 'persistentvolumes' && o.metadata.annotations?.['pv.kubernetes.io/provisioned-by']) this.ctx.removePvDir(o.metadata.name!);
@@ -427,7 +444,7 @@ export class ResourceApi {
     if (!pvName) return;
     const pv = this.ctx.store.get(PV, undefined, pvName);
     if (!pv || pv.obj.spec?.claimRef?.uid !== pvc.metadata.uid) return;
-    if (pv.obj.spec?.persistentVolumeReclaimPolicy === 'Delete') {
+    if (pv.obj.spec?.persistentVolumeReclaimPolicy === 'Delete' || pv.obj.metadata.deletionTimestamp) {
       this.ctx.store.remove(PV, undefined, pvName);
       if (pv.obj.metadata.annotations?.['pv.kubernetes.io/provisioned-by']) this.ctx.removePvDir(pvName);
     } else {
@@ -532,3 +549,42 @@ export class ResourceApi {
   }
 }
 
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter(k => o[k] !== undefined)
+      .sort()
+      .map(k => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** ValidatePodUpdate: only images, activeDeadlineSeconds and added tolerations may change. */
+function checkPodSpecUpdate(cur: KObj, next: KObj): void {
+  const before = structuredClone(cur.spec ?? {});
+  const after = next.spec ?? {};
+  for (const list of ['containers', 'initContainers']) {
+    const a: Array<{ image?: string }> = after[list] ?? [];
+    (before[list] ?? []).forEach((c: { image?: string }, i: number) => {
+      if (a[i]) c.image = a[i].image;
+    });
+  }
+  before.activeDeadlineSeconds = after.activeDeadlineSeconds;
+  const oldTol: unknown[] = before.tolerations ?? [];
+  const newTol: unknown[] = after.tolerations ?? [];
+  if (oldTol.every(t => newTol.some(n => stableJson(n) === stableJson(t)))) before.tolerations = after.tolerations;
+  if ((before.terminationGracePeriodSeconds ?? 0) < 0 && after.terminationGracePeriodSeconds === 1) before.terminationGracePeriodSeconds = 1;
+  if (stableJson(before) !== stableJson(after)) {
+    throw errors.invalid('', 'Pod', next.metadata.name ?? '', [
+      {
+        field: 'spec',
+        reason: 'FieldValueForbidden',
+        message:
+          'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+      },
+    ]);
+  }
+}

@@ -12,8 +12,17 @@ jest.setTimeout(90_000);
 const TSX = path.resolve(__dirname, '../../../node_modules/.bin/tsx');
 const CLI = path.resolve(__dirname, 'cli.ts');
 
+const children = new Set<ChildProcess>();
+
+afterEach(() => {
+  // never leave a kube-sim running when an expectation fails half-way
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM'); // tsx relays it to kube-sim
+  children.clear();
+});
+
 function startCli(args: string[]): { child: ChildProcess; ready: Promise<string>; exit: Promise<number | null> } {
   const child = spawn(TSX, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
   let out = '';
   const ready = new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', c => {

@@ -161,3 +161,16 @@ it('refuses exec into a pod that is not running, with a Status', async () => {
   expect(code).toBe(1);
   expect(err).toContain('container not found ("c")');
 });
+
+it('binds a WaitForFirstConsumer claim only when a pod using it is scheduled', async () => {
+  const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'wffc' }, spec: { storageClassName: 'local-wffc', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } };
+  expect((await request(sim, 'POST', '/api/v1/namespaces/platform/persistentvolumeclaims', { body: claim })).status).toBe(201);
+  const ev = await waitEvent('platform', 'wffc', 'WaitForFirstConsumer');
+  expect(ev.message).toBe('waiting for first consumer to be created before binding');
+  expect((await request(sim, 'GET', '/api/v1/namespaces/platform/persistentvolumeclaims/wffc')).json.status.phase).toBe('Pending');
+  await createPod('platform', 'consumer', { volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'wffc' } }] });
+  await waitFor(async () => (await getPod('platform', 'consumer')).status.phase === 'Running');
+  const bound = (await request(sim, 'GET', '/api/v1/namespaces/platform/persistentvolumeclaims/wffc')).json;
+  expect(bound.status.phase).toBe('Bound');
+  expect(bound.spec.volumeName).toMatch(/^pvc-/);
+});

@@ -18,6 +18,10 @@ export interface LifecycleOptions {
   /** delay before ErrImagePull turns into ImagePullBackOff, and between retries */
   backoffDelayMs: number;
   images: Set<string>;
+  /** whether a claim's storage class binds on first consumer */
+  isWaitForFirstConsumer?: (pvc: KObj) => boolean;
+  /** the PV controller, called for WaitForFirstConsumer claims once their pod has a node */
+  bindClaim?: (pvc: KObj) => void;
 }
 
 const ALWAYS_ALLOWED = ['alpine:3.20'];
@@ -201,7 +205,9 @@ export class PodLifecycle {
     for (const v of pvcVolumes(pod)) {
       const pvc = this.store.get(PVC, ns, v.claim)!;
       if (pvc.obj.metadata.deletionTimestamp) return { message: fit(`persistentvolumeclaim "${v.claim}" is being deleted`, new Map()) };
-      if (pvc.obj.status?.phase !== 'Bound') return { message: fit('pod has unbound immediate PersistentVolumeClaims', new Map()) };
+      if (pvc.obj.status?.phase !== 'Bound' && !this.opts.isWaitForFirstConsumer?.(pvc.obj)) {
+        return { message: fit('pod has unbound immediate PersistentVolumeClaims', new Map()) };
+      }
     }
     const reasons = new Map<string, number>();
     const feasible: KObj[] = [];
@@ -242,6 +248,10 @@ export class PodLifecycle {
       this.recorder.record(pod, 'Warning', 'FailedScheduling', message!, { component: 'default-scheduler' });
       this.scheduleRetry(pod);
       return;
+    }
+    for (const v of pvcVolumes(pod)) {
+      const pvc = this.store.get(PVC, pod.metadata.namespace, v.claim);
+      if (pvc && pvc.obj.status?.phase !== 'Bound') this.opts.bindClaim?.(pvc.obj);
     }
     const updated = this.store.mutate(POD, pod.metadata.namespace, pod.metadata.name!, p => {
       p.spec.nodeName = node;

@@ -3,7 +3,8 @@ import { startKubeSim, type KubeSim } from './sim';
 import { kubectl, KUBECTL_VERSIONS } from './__testutils__/kubectl';
 import { request } from './__testutils__/http';
 
-jest.setTimeout(120_000);
+// kubectl decoding 20,000 pods takes 10–40 s on 2 busy cores
+jest.setTimeout(300_000);
 
 let sim: KubeSim;
 let startMs: number;
@@ -25,7 +26,7 @@ it('generates the scale fixture in a few seconds', () => {
 it.each(KUBECTL_VERSIONS)('kubectl %s --chunk-size=500 pages through 20,000 pods and 5,000 PVCs', async version => {
   const before = sim.listRequestCount('pods');
   const cols = ['-o', 'custom-columns=NS:.metadata.namespace,NAME:.metadata.name', '--no-headers'];
-  const r = await kubectl(['get', 'pods', '-A', '--chunk-size=500', ...cols], { kubeconfigPath: sim.kubeconfigPath, version });
+  const r = await kubectl(['get', 'pods', '-A', '--chunk-size=500', ...cols], { kubeconfigPath: sim.kubeconfigPath, version, timeoutMs: 240_000 });
   expect(r.code).toBe(0);
   const names = r.stdout.trim().split('\n');
   expect(names).toHaveLength(20_000);
@@ -33,7 +34,7 @@ it.each(KUBECTL_VERSIONS)('kubectl %s --chunk-size=500 pages through 20,000 pods
   expect(sim.listRequestCount('pods') - before).toBe(40);
   const pages = sim.requestLog.filter(e => e.url.startsWith('/api/v1/pods?') && e.url.includes('limit=500'));
   expect(pages.filter(e => e.url.includes('continue=')).length).toBeGreaterThanOrEqual(39);
-  const pvc = await kubectl(['get', 'pvc', '-A', '--chunk-size=500', ...cols], { kubeconfigPath: sim.kubeconfigPath, version });
+  const pvc = await kubectl(['get', 'pvc', '-A', '--chunk-size=500', ...cols], { kubeconfigPath: sim.kubeconfigPath, version, timeoutMs: 120_000 });
   expect(new Set(pvc.stdout.trim().split('\n')).size).toBe(5_000);
 });
 

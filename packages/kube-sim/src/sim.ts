@@ -17,7 +17,7 @@ import { FixtureBuilder, stableSuffix } from './fixtures/build';
 import { placePods, resolveFixture, type FixtureInput } from './fixtures/load';
 import { generateFileTree, type FileTreeSpec } from './files';
 import { buildKubeconfig } from './kubeconfig';
-import { normalizeImage, PodLifecycle } from './podLifecycle';
+import { normalizeImage, PodLifecycle, type LifecycleOptions } from './podLifecycle';
 import { findByKind, POD, PV, RESOURCE_TYPES, resourceId } from './resources';
 import { Router } from './router';
 import { nowRfc3339, Store } from './store';
@@ -107,12 +107,13 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const authz = new Authorizer();
   const recorder = new EventRecorder(store);
   const images = new Set<string>();
-  const lifecycle = new PodLifecycle(store, recorder, {
+  const lifecycleOptions: LifecycleOptions = {
     runningDelayMs: options.runningDelayMs ?? 100,
     terminationDelayMs: options.terminationDelayMs ?? 200,
     backoffDelayMs: options.backoffDelayMs ?? 300,
     images,
-  });
+  };
+  const lifecycle = new PodLifecycle(store, recorder, lifecycleOptions);
   for (const img of fixture.images ?? []) images.add(normalizeImage(img));
   const watches = new WatchHub(store);
   let address = '127.0.0.1:0';
@@ -186,6 +187,12 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   for (const pv of store.all(PV)) if (!withTree.has(pv.obj.metadata.name!)) mkdirSync(pvDir(pv.obj.metadata.name!), { recursive: true });
 
   const router = new Router(ctx);
+  const storageClass = findByKind('storage.k8s.io/v1', 'StorageClass')!;
+  lifecycleOptions.isWaitForFirstConsumer = pvc => {
+    const sc = pvc.spec?.storageClassName ? store.get(storageClass, undefined, pvc.spec.storageClassName) : undefined;
+    return (sc?.obj as Record<string, unknown> | undefined)?.volumeBindingMode === 'WaitForFirstConsumer';
+  };
+  lifecycleOptions.bindClaim = pvc => router.resources.bindClaim(pvc, true);
   // pvc-protection: finish deleting claims once their last pod is gone
   const unsubscribe = store.subscribe(ev => {
     if (ev.type === 'DELETED' && ev.rid === resourceId(POD)) {

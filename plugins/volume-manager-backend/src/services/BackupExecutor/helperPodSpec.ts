@@ -97,7 +97,7 @@ export function helperPodSpec(input: HelperPodInput): V1Pod {
       terminationGracePeriodSeconds: 0,
       ...(input.hostname && { nodeSelector: { 'kubernetes.io/hostname': input.hostname } }),
       ...(input.tolerations?.length && { tolerations: input.tolerations }),
-      securityContext: security.pod,
+      securityContext: { ...security.pod, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
           name: HELPER_CONTAINER,

@@ -1,0 +1,69 @@
+import { helperPodName, helperPodSpec, type HelperPodInput } from './helperPodSpec';
+
+const base: HelperPodInput = {
+  namespace: 'payments',
+  pvc: 'data-payments-db-0',
+  runId: '11111111-2222-4333-8444-555555555555',
+  itemId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+  image: 'alpine:3.20',
+  activeDeadlineSeconds: 600,
+  defaultSecurityMode: 'root-dac-read-search',
+};
+
+describe('helperPodSpec', () => {
+  it('mounts the PVC read-only at /data, with labels, a deadline and no service-account token', () => {
+    const pod = helperPodSpec(base);
+    expect(pod.metadata?.name).toBe(helperPodName(base.itemId));
+    expect(pod.metadata?.name).toMatch(/^[a-z0-9-]{1,63}$/);
+    expect(pod.metadata?.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'nerdy-k8s-volume-manager',
+      'volume-manager.nkvm.io/run-id': base.runId,
+      'volume-manager.nkvm.io/item-id': base.itemId,
+    });
+    expect(pod.spec?.restartPolicy).toBe('Never');
+    expect(pod.spec?.activeDeadlineSeconds).toBe(600);
+    expect(pod.spec?.automountServiceAccountToken).toBe(false);
+    expect(pod.spec?.volumes).toEqual([
+      { name: 'data', persistentVolumeClaim: { claimName: 'data-payments-db-0', readOnly: true } },
+    ]);
+    expect(pod.spec?.containers[0].volumeMounts).toEqual([{ name: 'data', mountPath: '/data', readOnly: true }]);
+    expect(pod.spec?.nodeSelector).toBeUndefined();
+    expect(pod.spec?.securityContext?.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+  });
+
+  it('pins to a node with nodeSelector (never nodeName) and copies tolerations', () => {
+    const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'storage', effect: 'NoSchedule' }];
+    const pod = helperPodSpec({ ...base, hostname: 'node-storage', tolerations });
+    expect(pod.spec?.nodeSelector).toEqual({ 'kubernetes.io/hostname': 'node-storage' });
+    expect(pod.spec?.nodeName).toBeUndefined();
+    expect(pod.spec?.tolerations).toEqual(tolerations);
+  });
+
+  it('runs as root with only DAC_READ_SEARCH when the workload sets no identity', () => {
+    const pod = helperPodSpec(base);
+    expect(pod.spec?.securityContext).toEqual(expect.objectContaining({ runAsUser: 0, runAsNonRoot: false }));
+    expect(pod.spec?.containers[0].securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] },
+    });
+  });
+
+  it("mirrors the workload's runAsUser, runAsGroup and fsGroup without chowning", () => {
+    const pod = helperPodSpec({ ...base, workloadSecurity: { runAsUser: 999, runAsGroup: 999, fsGroup: 999 } });
+    expect(pod.spec?.securityContext).toEqual({
+      runAsUser: 999,
+      runAsGroup: 999,
+      fsGroup: 999,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.spec?.containers[0].securityContext?.capabilities).toEqual({ drop: ['ALL'] });
+  });
+
+  it('runs as 65534 in nonroot mode', () => {
+    const pod = helperPodSpec({ ...base, defaultSecurityMode: 'nonroot' });
+    expect(pod.spec?.securityContext).toEqual(expect.objectContaining({ runAsUser: 65534, runAsNonRoot: true }));
+  });
+});

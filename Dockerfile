@@ -51,6 +51,11 @@ FROM ${RUNTIME_IMAGE} AS runtime
 ARG NKVM_UID=10001
 ARG NKVM_GID=10001
 
+# rsync and ssh for the RSYNC destination (it stages the archive, then runs `rsync -e ssh`).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rsync openssh-client \
+ && rm -rf /var/lib/apt/lists/*
+
 # The user and the only writable directories. /tmp is for a tmpfs/emptyDir mount when the root
 # filesystem is read-only; the backups and data directories are for volumes.
 RUN groupadd --system --gid ${NKVM_GID} nkvm \

@@ -1,14 +1,18 @@
 import type { Benchmark } from './types';
 import { backupParallel, backupRss, backupThroughput } from './backup';
 import { inventoryScale } from './inventoryScale';
+import { uploadFtp, uploadScp } from './uploadRemote';
+import { uiEntity500 } from './uiEntity500';
 
 /**
- * Every benchmark `npm run bench` knows (DESIGN.md §7). Still to come with their features:
- * upload-ftp, upload-scp and ui-entity-500.
+ * Every benchmark `npm run bench` knows (DESIGN.md §7).
  */
 export const benchmarks: Benchmark[] = [
   inventoryScale,
   backupThroughput,
   backupParallel,
   backupRss,
+  uiEntity500,
+  uploadFtp,
+  uploadScp,
 ];

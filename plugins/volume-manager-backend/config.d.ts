@@ -59,8 +59,29 @@ export interface Config {
      * Defaults to 60.
      */
     leaseSeconds?: number;
-    /** Whether a request may carry a one-off remote destination. Defaults to false. */
+    /**
+     * Whether a request may carry a one-off remote destination (with its credentials). It is
+     * used for that run only, held in the memory of the replica that received the request, and
+     * never stored, logged or returned. Defaults to false.
+     */
     allowAdHocDestinations?: boolean;
+    /**
+     * Absolute directories that a one-off destination's `remoteDir` may name (at or below).
+     * A relative `remoteDir` (below the account's login directory) is always allowed; `..` never
+     * is. Defaults to none: one-off destinations must use relative directories.
+     */
+    adHocRemoteRoots?: string[];
+    /** Retries and timeouts of uploads to remote destinations. */
+    remoteTransfer?: {
+      /** Tries in all for a transient failure (connect, stream, finish). Defaults to 3. */
+      attempts?: number;
+      /** First backoff delay in milliseconds; doubles per retry. Defaults to 1000. */
+      initialDelayMs?: number;
+      /** Longest backoff delay in milliseconds. Defaults to 30000. */
+      maxDelayMs?: number;
+      /** Connect, login and per-command timeout in seconds. Defaults to 30. */
+      timeoutSeconds?: number;
+    };
     /** Clusters in addition to Backstage's `kubernetes.clusterLocatorMethods`. */
     clusters?: Array<{
       /** The cluster name used in the API and the UI. */
@@ -76,25 +97,47 @@ export interface Config {
     destinations?: Array<{
       /** Identifier used in requests, for example `offsite-ftp`. */
       id: string;
+      /** `ftp`, `ftps` (FTP over TLS), `scp` (streamed over SFTP) or `rsync` (over ssh). */
       type: 'ftp' | 'ftps' | 'scp' | 'rsync';
       host: string;
+      /** Defaults to 21 (ftp, explicit ftps), 990 (implicit ftps) or 22 (scp, rsync). */
       port?: number;
       username: string;
-      /** @visibility secret */
+      /**
+       * Password (FTP, FTPS; SCP and RSYNC when no privateKey is set).
+       * @visibility secret
+       */
       password?: string;
-      /** @visibility secret */
+      /**
+       * OpenSSH or PEM private key for SCP and RSYNC, unencrypted.
+       * @visibility secret
+       */
       privateKey?: string;
-      /** Root directory on the server; archives go below it. */
+      /**
+       * Root directory on the server; archives go below it as
+       * `<cluster>/<namespace>/<pvc>/<pvc>-<stamp>.tar.gz`. Relative to the login directory
+       * unless it starts with `/`. `..` is refused.
+       */
       remoteDir: string;
+      /** FTPS only. */
       tls?: {
+        /** PEM CA bundle to verify the server's certificate with. */
         ca?: string;
+        /** Defaults to true; false accepts any certificate (testing only). */
         rejectUnauthorized?: boolean;
         /** Implicit TLS (FTPS on port 990) instead of explicit AUTH TLS. */
         implicit?: boolean;
       };
-      /** SHA-256 fingerprint of the server's host key (SCP and RSYNC). Unknown keys are refused. */
+      /**
+       * SHA-256 fingerprint of the server's host key as `ssh-keygen -lf` prints it
+       * (`SHA256:...`), for SCP and RSYNC. Required: without it, or on a mismatch, the
+       * connection is refused.
+       */
       hostKeySha256?: string;
-      /** Keep the staged local copy after a successful upload. Defaults to false. */
+      /**
+       * RSYNC only: keep the staged local copy (moved into the local layout under backupDir)
+       * after a successful upload. Defaults to false.
+       */
       keepLocalCopy?: boolean;
     }>;
   };

@@ -38,6 +38,8 @@ async function ensureFrontendBuild() {
   if (existsSync(path.join(dist, 'index.html.tmpl')) && existsSync(path.join(dist, 'static'))) return;
   await run('flock', ['/tmp/nkvm-app-build.lock', 'npx', 'backstage-cli', 'package', 'build'], {
     cwd: path.join(REPO_ROOT, 'packages/app'),
+    // Jest sets NODE_ENV=test, which has no browserslist entry; the image builds for production.
+    env: { ...process.env, NODE_ENV: 'production' },
     maxBuffer: 64 * 1024 * 1024,
   });
 }

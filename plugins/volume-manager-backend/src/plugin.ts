@@ -4,16 +4,19 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import type { AuthenticationStrategy } from '@backstage/plugin-kubernetes-node';
+import { volumeManagerPermissions } from '@nkvm/backstage-plugin-volume-manager-common';
 import {
-  LOCAL_DESTINATION_ID,
-  volumeManagerPermissions,
-} from '@nkvm/backstage-plugin-volume-manager-common';
-import { volumeManagerAuthStrategyExtensionPoint } from '@nkvm/backstage-plugin-volume-manager-node';
+  volumeManagerArchiveSinkExtensionPoint,
+  volumeManagerAuthStrategyExtensionPoint,
+  type ArchiveSink,
+} from '@nkvm/backstage-plugin-volume-manager-node';
 import { readVolumeManagerConfig } from './config/readVolumeManagerConfig';
 import { DatabaseBackupStore } from './database/DatabaseBackupStore';
 import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
+import { ArchiveSinkRegistry } from './services/ArchiveSinks/ArchiveSinkRegistry';
 import { LocalArchiveSink } from './services/ArchiveSinks/LocalArchiveSink';
+import { sweepStaleStaging } from './services/ArchiveSinks/RsyncArchiveSink';
 import { createBackupExecutor } from './services/BackupExecutor/BackupExecutor';
 import { createBackupService } from './services/BackupService/BackupService';
 import { BackupWorker } from './services/BackupWorker/BackupWorker';
@@ -41,6 +44,12 @@ export const volumeManagerPlugin = createBackendPlugin({
           throw new Error(`Auth strategy '${key}' is already registered`);
         }
         extraStrategies.set(key, strategy);
+      },
+    });
+    const extraSinks: ArchiveSink[] = [];
+    env.registerExtensionPoint(volumeManagerArchiveSinkExtensionPoint, {
+      addArchiveSink(sink) {
+        extraSinks.push(sink);
       },
     });
 
@@ -74,6 +83,14 @@ export const volumeManagerPlugin = createBackendPlugin({
           decorate: decorateWithBackups(store),
         });
         const localSink = new LocalArchiveSink(options.backupDir);
+        const sinks = new ArchiveSinkRegistry({
+          localSink,
+          configured: options.destinations,
+          extra: extraSinks,
+          retry: options.remoteTransfer,
+          logger: deps.logger,
+          backupDir: options.backupDir,
+        });
         const janitor = createHelperJanitor({
           registry: clusters,
           store,
@@ -83,12 +100,9 @@ export const volumeManagerPlugin = createBackendPlugin({
         const worker = new BackupWorker({
           store,
           executor: createBackupExecutor({ registry: clusters, config: options, logger: deps.logger }),
-          sinkFor: item => {
-            if (item.destination !== LOCAL_DESTINATION_ID) {
-              throw new Error(`Destination '${item.destination}' is not available on this replica`);
-            }
-            return localSink;
-          },
+          sinkFor: item => sinks.sinkFor(item),
+          adHocItemIds: () => sinks.adHocItemIds(),
+          onItemDone: item => sinks.release(item.id),
           cleanupHelper: item => janitor.cleanupItem(item),
           logger: deps.logger,
           concurrency: options.concurrency,
@@ -100,6 +114,7 @@ export const volumeManagerPlugin = createBackendPlugin({
           config: options,
           worker,
           localSink,
+          sinks,
           auditor: deps.auditor,
           knownClusters: userRef => clusters.clusterNames(userRef),
         });
@@ -125,6 +140,10 @@ export const volumeManagerPlugin = createBackendPlugin({
               .sweepStalePartials(4 * options.leaseSeconds * 1000)
               .then(removed => removed.forEach(file => deps.logger.info('Removed a stale partial archive', { file })))
               .catch(e => deps.logger.warn(`Partial-archive sweep failed: ${e}`));
+            // rsync staging a killed backend left behind (nothing stages longer than a helper lives)
+            sweepStaleStaging(options.backupDir, 2 * options.helper.activeDeadlineSeconds * 1000)
+              .then(removed => removed.forEach(dir => deps.logger.info('Removed a stale rsync staging directory', { dir })))
+              .catch(e => deps.logger.warn(`Staging sweep failed: ${e}`));
           };
           sweep();
           janitorTimer = setInterval(sweep, JANITOR_INTERVAL_MS);

@@ -4,3 +4,4 @@
  * @packageDocumentation
  */
 export * from './extensions';
+export * from './sinks';

@@ -8,6 +8,11 @@ import {
   ANNOTATION_KUBERNETES_OIDC_TOKEN_PROVIDER,
 } from '@backstage/plugin-kubernetes-common';
 import type { AuthMetadata, ClusterDetails } from '@backstage/plugin-kubernetes-node';
+import {
+  normalizeRemoteDestination,
+  type RemoteDestination,
+  type RetryPolicy,
+} from '../services/ArchiveSinks/remoteDestination';
 
 /** Defaults, named so the docs and the code cannot drift apart. */
 export const DEFAULTS = {
@@ -20,25 +25,18 @@ export const DEFAULTS = {
   concurrency: 3,
   maxVolumesPerRun: 50,
   leaseSeconds: 60,
+  remoteAttempts: 3,
+  remoteInitialDelayMs: 1000,
+  remoteMaxDelayMs: 30_000,
+  remoteTimeoutSeconds: 30,
 } as const;
 
 const AUTH_MODES: readonly AuthMode[] = ['in-cluster', 'kubeconfig', 'paste'];
 
 export type DestinationType = 'ftp' | 'ftps' | 'scp' | 'rsync';
 
-export interface ConfiguredDestination {
-  id: string;
-  type: DestinationType;
-  host: string;
-  port?: number;
-  username: string;
-  password?: string;
-  privateKey?: string;
-  remoteDir: string;
-  tls?: { ca?: string; rejectUnauthorized: boolean; implicit: boolean };
-  hostKeySha256?: string;
-  keepLocalCopy: boolean;
-}
+/** A configured remote destination, validated and normalized (secrets included). */
+export type ConfiguredDestination = RemoteDestination;
 
 export type ConfiguredCluster =
   | { name: string; inCluster: true }
@@ -60,6 +58,13 @@ export interface VolumeManagerConfig {
   /** How long a replica's claim on a running item lasts without renewal. */
   leaseSeconds: number;
   allowAdHocDestinations: boolean;
+  /**
+   * Absolute directories an ad-hoc destination's `remoteDir` may name (at or below); relative
+   * directories (below the login directory) are always allowed.
+   */
+  adHocRemoteRoots: string[];
+  /** Retries, backoff and timeouts of remote transfers. */
+  remoteTransfer: RetryPolicy;
   clusters: ConfiguredCluster[];
   /** Clusters from Backstage's own `kubernetes.clusterLocatorMethods` (config, localKubectlProxy). */
   kubernetesClusters: ClusterDetails[];
@@ -176,35 +181,59 @@ function readDestinations(config: Config): ConfiguredDestination[] {
   const seen = new Set<string>(['local']);
   return (config.getOptionalConfigArray('volumeManager.destinations') ?? []).map(d => {
     const id = d.getString('id');
-    if (seen.has(id)) {
+    if (seen.has(id) || id.startsWith('adhoc:')) {
       throw new InputError(`volumeManager.destinations: duplicate or reserved id '${id}'`);
     }
     seen.add(id);
-    const type = d.getString('type') as DestinationType;
-    if (!['ftp', 'ftps', 'scp', 'rsync'].includes(type)) {
-      throw new InputError(`volumeManager.destinations '${id}': unknown type '${type}'`);
-    }
     const tls = d.getOptionalConfig('tls');
-    return {
-      id,
-      type,
-      host: d.getString('host'),
-      port: d.getOptionalNumber('port'),
-      username: d.getString('username'),
-      password: d.getOptionalString('password'),
-      privateKey: d.getOptionalString('privateKey'),
-      remoteDir: d.getString('remoteDir'),
-      tls: tls
-        ? {
-            ca: tls.getOptionalString('ca'),
-            rejectUnauthorized: tls.getOptionalBoolean('rejectUnauthorized') ?? true,
-            implicit: tls.getOptionalBoolean('implicit') ?? false,
-          }
-        : undefined,
-      hostKeySha256: d.getOptionalString('hostKeySha256'),
-      keepLocalCopy: d.getOptionalBoolean('keepLocalCopy') ?? false,
-    };
+    return normalizeRemoteDestination(
+      {
+        type: d.getString('type') as ConfiguredDestination['type'],
+        host: d.getString('host'),
+        port: d.getOptionalNumber('port'),
+        username: d.getString('username'),
+        password: d.getOptionalString('password'),
+        privateKey: d.getOptionalString('privateKey'),
+        remoteDir: d.getString('remoteDir'),
+        tls: tls
+          ? {
+              ca: tls.getOptionalString('ca'),
+              rejectUnauthorized: tls.getOptionalBoolean('rejectUnauthorized'),
+              implicit: tls.getOptionalBoolean('implicit'),
+            }
+          : undefined,
+        hostKeySha256: d.getOptionalString('hostKeySha256'),
+        keepLocalCopy: d.getOptionalBoolean('keepLocalCopy'),
+      },
+      { id, what: `volumeManager.destinations '${id}'` },
+    );
   });
+}
+
+function readRemoteTransfer(config: Config): RetryPolicy {
+  const n = (key: string) => config.getOptionalNumber(`volumeManager.remoteTransfer.${key}`);
+  const what = (key: string) => `volumeManager.remoteTransfer.${key}`;
+  return {
+    attempts: positiveInt(n('attempts'), what('attempts')) ?? DEFAULTS.remoteAttempts,
+    initialDelayMs:
+      positiveInt(n('initialDelayMs'), what('initialDelayMs')) ?? DEFAULTS.remoteInitialDelayMs,
+    maxDelayMs: positiveInt(n('maxDelayMs'), what('maxDelayMs')) ?? DEFAULTS.remoteMaxDelayMs,
+    timeoutMs:
+      (positiveInt(n('timeoutSeconds'), what('timeoutSeconds')) ?? DEFAULTS.remoteTimeoutSeconds) *
+      1000,
+  };
+}
+
+function readAdHocRemoteRoots(config: Config): string[] {
+  const roots = config.getOptionalStringArray('volumeManager.adHocRemoteRoots') ?? [];
+  for (const root of roots) {
+    if (!root.startsWith('/') || root.split('/').includes('..')) {
+      throw new InputError(
+        `volumeManager.adHocRemoteRoots: '${root}' must be an absolute path without '..'`,
+      );
+    }
+  }
+  return roots;
 }
 
 /**
@@ -268,6 +297,8 @@ export function readVolumeManagerConfig(
       positiveInt(c('leaseSeconds'), 'volumeManager.leaseSeconds') ?? DEFAULTS.leaseSeconds,
     allowAdHocDestinations:
       config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
+    adHocRemoteRoots: readAdHocRemoteRoots(config),
+    remoteTransfer: readRemoteTransfer(config),
     clusters: readClusters(config),
     kubernetesClusters: kubernetes.clusters,
     unsupportedLocatorMethods: kubernetes.unsupported,

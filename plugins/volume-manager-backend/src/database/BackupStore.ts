@@ -23,6 +23,12 @@ export interface NewRun {
   destination: string;
   requestedBy: string;
   items: NewRunItem[];
+  /**
+   * For a one-off destination: the worker whose replica holds its credentials. Its items are
+   * created claimed by that worker (still `queued`) with a lease, which it renews with
+   * `renewHeldQueuedItems`; when the lease runs out they become `interrupted`.
+   */
+  holder?: { workerId: string; leaseMs: number };
 }
 
 /** A stored item plus what the worker needs that the API does not show. */
@@ -68,6 +74,14 @@ export interface PvcKey {
   pvc: string;
 }
 
+export interface ClaimOptions {
+  /**
+   * Items of runs with a one-off destination (`adhoc:<type>`) are claimable only when listed
+   * here: their secrets live in the memory of one replica. Default: none.
+   */
+  adHocItemIds?: string[];
+}
+
 export interface BackupStore {
   /** Creates a run with one queued item per PVC, in one transaction. */
   createRun(run: NewRun): Promise<BackupRun>;
@@ -81,9 +95,15 @@ export interface BackupStore {
    * Atomically claims the oldest queued item whose run is not cancelled: status -> running,
    * started_at, claimed_by = workerId, lease_expires_at = now + leaseMs. Undefined when none.
    */
-  claimNextItem(workerId: string, leaseMs: number): Promise<StoredItem | undefined>;
+  claimNextItem(
+    workerId: string,
+    leaseMs: number,
+    options?: ClaimOptions,
+  ): Promise<StoredItem | undefined>;
   /** Extends the lease; false when the item is no longer this worker's (e.g. interrupted). */
   renewLease(itemId: string, workerId: string, leaseMs: number): Promise<boolean>;
+  /** Extends the leases of queued items this worker holds (see `NewRun.holder`). */
+  renewHeldQueuedItems(workerId: string, itemIds: string[], leaseMs: number): Promise<void>;
   /** Records helper pod / node and streaming progress while running. */
   updateRunningItem(
     itemId: string,
@@ -105,8 +125,8 @@ export interface BackupStore {
   isCancelRequested(runId: string): Promise<boolean>;
 
   /**
-   * Marks running items whose lease expired before `now` as `interrupted` (error says why) and
-   * returns them, so their helper pods can be cleaned up.
+   * Marks running items (and held queued items) whose lease expired before `now` as
+   * `interrupted` (error says why) and returns them, so their helper pods can be cleaned up.
    */
   interruptExpiredItems(now: Date): Promise<StoredItem[]>;
   /** Ids of items that are running with a live lease (for the helper-pod janitor). */

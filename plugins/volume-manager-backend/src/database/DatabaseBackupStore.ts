@@ -32,6 +32,7 @@ import type { Knex } from 'knex';
 import {
   pvcKey,
   type BackupStore,
+  type ClaimOptions,
   type ItemFilter,
   type ItemPage,
   type ItemResult,
@@ -267,6 +268,12 @@ export class DatabaseBackupStore implements BackupStore {
         status: 'queued',
         requested_by: run.requestedBy,
         queued_at: now,
+        ...(run.holder
+          ? {
+              claimed_by: run.holder.workerId,
+              lease_expires_at: new Date(now.getTime() + run.holder.leaseMs),
+            }
+          : {}),
       }));
       for (const chunk of chunks(rows, INSERT_CHUNK)) {
         await trx('backup_item').insert(chunk);
@@ -340,13 +347,22 @@ export class DatabaseBackupStore implements BackupStore {
     };
   }
 
-  async claimNextItem(workerId: string, leaseMs: number): Promise<StoredItem | undefined> {
+  async claimNextItem(
+    workerId: string,
+    leaseMs: number,
+    options: ClaimOptions = {},
+  ): Promise<StoredItem | undefined> {
     this.checkWorkerId(workerId);
+    const adHocIds = options.adHocItemIds ?? [];
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const candidates: { id: string; run_id: string }[] = await this.db('backup_item as i')
         .join('backup_run as r', 'r.id', 'i.run_id')
         .where('i.status', 'queued')
         .where('r.cancel_requested', false)
+        .where(q => {
+          q.whereNot('r.destination', 'like', 'adhoc:%');
+          if (adHocIds.length > 0) q.orWhereIn('i.id', adHocIds);
+        })
         .orderBy([
           { column: 'i.queued_at', order: 'asc' },
           { column: 'i.position', order: 'asc' },
@@ -386,6 +402,17 @@ export class DatabaseBackupStore implements BackupStore {
       lease_expires_at: new Date(this.now().getTime() + leaseMs),
     });
     return changed > 0;
+  }
+
+  async renewHeldQueuedItems(workerId: string, itemIds: string[], leaseMs: number): Promise<void> {
+    this.checkWorkerId(workerId);
+    const leaseExpiresAt = new Date(this.now().getTime() + leaseMs);
+    for (const chunk of chunks(itemIds, INSERT_CHUNK)) {
+      await this.db('backup_item')
+        .whereIn('id', chunk)
+        .where({ claimed_by: workerId, status: 'queued' })
+        .update({ lease_expires_at: leaseExpiresAt });
+    }
   }
 
   async updateRunningItem(
@@ -464,25 +491,29 @@ export class DatabaseBackupStore implements BackupStore {
   }
 
   async interruptExpiredItems(now: Date): Promise<StoredItem[]> {
-    const expired: { id: string; run_id: string; lease_expires_at: Timestamp }[] = await this.db(
-      'backup_item',
-    )
-      .where('status', 'running')
-      .where('lease_expires_at', '<', now)
-      .select('id', 'run_id', 'lease_expires_at');
+    // Running items, and queued items a replica holds (one-off destinations whose credentials
+    // only that replica has), whose lease ran out.
+    const expired: { id: string; run_id: string; status: string; lease_expires_at: Timestamp }[] =
+      await this.db('backup_item')
+        .where(q => q.where('status', 'running').orWhere(q2 => q2.where('status', 'queued').whereNotNull('claimed_by')))
+        .where('lease_expires_at', '<', now)
+        .select('id', 'run_id', 'status', 'lease_expires_at');
     const interrupted: string[] = [];
     const runIds = new Set<string>();
     for (const row of expired) {
       // Guarded again: a renewal or a finish since the select wins over the interruption.
       const changed = await this.db('backup_item')
-        .where({ id: row.id, status: 'running' })
+        .where({ id: row.id, status: row.status })
         .where('lease_expires_at', '<', now)
         .update({
           status: 'interrupted',
           finished_at: now,
           error:
-            `The backend replica running this backup stopped (lease expired at ` +
-            `${toIso(row.lease_expires_at)}); the archive was not completed`,
+            row.status === 'running'
+              ? `The backend replica running this backup stopped (lease expired at ` +
+                `${toIso(row.lease_expires_at)}); the archive was not completed`
+              : `The backend replica holding this backup's one-off destination stopped before it ran ` +
+                `(lease expired at ${toIso(row.lease_expires_at)}); no other replica has its credentials`,
         });
       if (changed === 1) {
         interrupted.push(row.id);

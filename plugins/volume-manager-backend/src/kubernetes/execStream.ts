@@ -126,6 +126,7 @@ export async function execStream(
       clearInterval(watchdog);
       options.signal?.removeEventListener('abort', onAbort);
       options.destination.off('drain', onDrain);
+      options.destination.off('error', onDestinationError);
       if (error) {
         socket.terminate();
         reject(error);
@@ -135,6 +136,12 @@ export async function execStream(
     };
     const onAbort = () => finish(new ExecFailedError('The backup was cancelled', undefined, stderrTail));
     options.signal?.addEventListener('abort', onAbort);
+    // The destination failing (a remote server gone) ends the command with its error.
+    function onDestinationError(error: Error) {
+      finish(error);
+    }
+    options.destination.on('error', onDestinationError);
+    if (options.destination.errored) onDestinationError(options.destination.errored);
     const watchdog = setInterval(() => {
       if (paused) lastData = Date.now(); // a slow destination is not an idle command
       if (Date.now() - lastData > options.idleTimeoutMs) {

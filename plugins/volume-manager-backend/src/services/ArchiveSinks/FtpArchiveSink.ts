@@ -11,7 +11,7 @@
  * finishing are retried with backoff; a failure while bytes flow fails the stream as transient
  * and the executor retries the whole stream.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { Client } from 'basic-ftp';
 import type { LoggerService } from '@backstage/backend-plugin-api';
@@ -29,6 +29,11 @@ import {
 import { ArchiveSinkError, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
 
 const STREAM_BUFFER = 1024 * 1024;
+
+function ftpSecureMode(d: RemoteDestination): boolean | 'implicit' {
+  if (d.type !== 'ftps') return false;
+  return d.tls?.implicit ? 'implicit' : true;
+}
 
 export class FtpArchiveSink implements ArchiveSink {
   readonly id: string;
@@ -68,7 +73,7 @@ export class FtpArchiveSink implements ArchiveSink {
         port: portOf(d),
         user: d.username,
         password: d.password ?? '',
-        secure: d.type === 'ftps' ? (d.tls?.implicit ? 'implicit' : true) : false,
+        secure: ftpSecureMode(d),
         secureOptions: d.type === 'ftps' ? secureOptions : undefined,
       });
       return client;
@@ -117,23 +122,73 @@ export class FtpArchiveSink implements ArchiveSink {
       sidecar: `${paths.fileName}.sha256`,
       sidecarPartial: `${paths.fileName}.sha256.partial`,
     };
-    const client = await this.retry('connecting', () => connectIn());
+    // Fail fast (credentials, TLS, permissions) before the backend starts a helper pod; the
+    // upload connection itself is opened when the first bytes arrive, so no FTP connection
+    // idles (and times out) while the helper pod starts.
+    (await this.retry('connecting', () => connectIn())).close();
 
-    const stream = new PassThrough({ highWaterMark: STREAM_BUFFER });
-    stream.on('error', () => {}); // observed by the executor and by commit()
-    const uploading = client.uploadFrom(stream, name.partial).then(
-      () => undefined,
-      (error: unknown) => {
-        const failure = sinkError(`${where}: uploading ${paths.partial}`, error);
-        if (!stream.destroyed) stream.destroy(failure);
-        throw failure;
+    // `source` is what basic-ftp reads: it may destroy it with a raw socket error, so the
+    // stream the executor writes is ours alone, and we fail it with an ArchiveSinkError.
+    const source = new PassThrough({ highWaterMark: STREAM_BUFFER });
+    source.on('error', () => {});
+    let client: Client | undefined;
+    let uploading: Promise<void> | undefined;
+    let failure: Error | undefined;
+    const start = () => {
+      if (!uploading) {
+        uploading = this.retry('connecting', () => connectIn()).then(async c => {
+          client = c;
+          await c.uploadFrom(source, name.partial);
+        });
+        uploading.catch(error => {
+          failure = sinkError(`${where}: uploading ${paths.partial}`, error);
+          // eslint-disable-next-line @typescript-eslint/no-use-before-define
+          if (!stream.destroyed) stream.destroy(failure);
+        });
+      }
+      return uploading;
+    };
+    const stream: Writable = new Writable({
+      highWaterMark: STREAM_BUFFER,
+      write(chunk: Buffer, _encoding, callback) {
+        start();
+        if (source.write(chunk)) {
+          callback();
+          return;
+        }
+        // Whichever comes first: room in `source`, or `source` closing because the upload failed.
+        const listeners = {
+          drain: () => settle(),
+          close: () => settle(failure ?? new Error(`${where}: the upload stream closed`)),
+        };
+        function settle(error?: Error) {
+          source.off('drain', listeners.drain);
+          source.off('close', listeners.close);
+          if (!error) callback();
+          else if (!stream.destroyed) callback(error);
+        }
+        source.once('drain', listeners.drain);
+        source.once('close', listeners.close);
       },
-    );
-    uploading.catch(() => {});
+      final(callback) {
+        start().then(
+          () => callback(),
+          () => {
+            if (!stream.destroyed) callback(failure);
+          },
+        );
+        source.end();
+      },
+      destroy(error, callback) {
+        if (!source.destroyed) source.destroy();
+        callback(error);
+      },
+    });
+    stream.on('error', () => {}); // observed by the executor and by commit()
 
     let sidecarCreated = false;
     const finish = async (sha256: string, bytes: number) => {
-      let attemptClient: Client | undefined = client.closed ? undefined : client;
+      let attemptClient: Client | undefined = client && !client.closed ? client : undefined;
       await this.retry('finishing the upload', async () => {
         const c = attemptClient ?? (await connectIn());
         attemptClient = undefined;
@@ -160,15 +215,24 @@ export class FtpArchiveSink implements ArchiveSink {
     return {
       stream,
       async commit({ sha256, bytes }) {
-        if (!stream.writableEnded) stream.end();
-        await uploading;
+        if (stream.errored || stream.destroyed) {
+          throw failure ?? stream.errored ?? new Error(`${where}: the upload was aborted`);
+        }
+        if (!stream.writableFinished) {
+          await new Promise<void>((resolve, reject) => {
+            stream.once('finish', resolve);
+            stream.once('error', reject);
+            if (!stream.writableEnded) stream.end();
+          });
+        }
         await finish(sha256, bytes);
         return { uri };
       },
       abort: async () => {
         if (!stream.destroyed) stream.destroy();
-        client.close();
-        await uploading.catch(() => {});
+        if (!source.destroyed) source.destroy();
+        client?.close();
+        await uploading?.catch(() => {});
         let c: Client | undefined;
         try {
           c = await this.connect(Math.min(5000, this.options.retry.timeoutMs));

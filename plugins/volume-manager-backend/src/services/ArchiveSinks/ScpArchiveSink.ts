@@ -35,17 +35,25 @@ function sftpCall<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
 }
 
+async function sftpMkdir(sftp: SFTPWrapper, dir: string): Promise<void> {
+  const isDir = () =>
+    sftpCall<{ isDirectory(): boolean }>(cb => sftp.stat(dir, cb)).then(
+      st => st.isDirectory(),
+      () => false,
+    );
+  if (await isDir()) return;
+  try {
+    await sftpCall(cb => sftp.mkdir(dir, cb));
+  } catch (error) {
+    if (!(await isDir())) throw error; // not created by a concurrent upload either
+  }
+}
+
 export async function sftpMkdirs(sftp: SFTPWrapper, dir: string): Promise<void> {
-  const absolute = dir.startsWith('/');
-  let current = absolute ? '' : '.';
-  for (const segment of dir.split('/').filter(s => s && s !== '.')) {
-    current = `${current}/${segment}`;
-    const exists = await sftpCall<{ isDirectory(): boolean }>(cb => sftp.stat(current, cb)).catch(() => undefined);
-    if (exists?.isDirectory()) continue;
-    await sftpCall(cb => sftp.mkdir(current, cb)).catch(async error => {
-      const again = await sftpCall<{ isDirectory(): boolean }>(cb => sftp.stat(current, cb)).catch(() => undefined);
-      if (!again?.isDirectory()) throw error;
-    });
+  const segments = dir.split('/').filter(s => s && s !== '.');
+  const prefix = dir.startsWith('/') ? '' : '.';
+  for (let i = 1; i <= segments.length; i++) {
+    await sftpMkdir(sftp, `${prefix}/${segments.slice(0, i).join('/')}`);
   }
 }
 

@@ -138,11 +138,8 @@ export function remoteUri(scheme: string, d: RemoteDestination, remotePath: stri
     .map(s => encodeURIComponent(s))
     .join('/');
   // RFC 1738: an FTP URL path is relative to the login directory; %2F marks an absolute one.
-  const p = remotePath.startsWith('/')
-    ? scheme.startsWith('ftp')
-      ? `/%2F${encoded.slice(1)}`
-      : encoded
-    : `/${encoded}`;
+  let p = `/${encoded}`;
+  if (remotePath.startsWith('/')) p = scheme.startsWith('ftp') ? `/%2F${encoded.slice(1)}` : encoded;
   const userPart = user ? `${encodeURIComponent(d.username)}@` : '';
   return `${scheme}://${userPart}${host}:${portOf(d)}${p}`;
 }
@@ -169,7 +166,7 @@ export function isTransientError(error: unknown): boolean {
   if (typeof e.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
   if (typeof e.code === 'number') return e.code >= 400 && e.code < 500;
   const message = typeof e.message === 'string' ? e.message : '';
-  return /timed? ?out|socket closed|connection (lost|closed|reset)|closed by (the )?server|not connected|keepalive|ECONNRESET|ECONNREFUSED|EPIPE/i.test(
+  return /timed? ?out|socket closed|socket hang up|FIN packet|closed unexpectedly|connection (lost|closed|reset)|closed by (the )?server|not connected|keepalive|ECONNRESET|ECONNREFUSED|EPIPE/i.test(
     message,
   );
 }
@@ -206,6 +203,7 @@ export async function withRetry<T>(
     try {
       return await fn(attempt);
     } catch (error) {
+      if (error instanceof ArchiveSinkError && !error.transient) throw error; // already says where
       if (!isTransientError(error)) throw sinkError(what, error, false);
       if (attempt >= policy.attempts) {
         throw sinkError(`${what} failed after ${attempt} attempts`, error, false);
@@ -215,4 +213,67 @@ export async function withRetry<T>(
       await sleep(delayMs);
     }
   }
+}
+
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[?[0-9A-Fa-f:.]+\]?)$/;
+const USERNAME = /^[A-Za-z0-9._][A-Za-z0-9._@+-]*$/;
+
+/** The fields a destination is given with, from config or from a request. */
+export interface RemoteDestinationInput {
+  type: RemoteDestinationType;
+  host: string;
+  port?: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  remoteDir: string;
+  hostKeySha256?: string;
+  tls?: { ca?: string; rejectUnauthorized?: boolean; implicit?: boolean };
+  keepLocalCopy?: boolean;
+}
+
+/**
+ * Checks a destination and returns it normalized. Errors are InputErrors that name the field,
+ * never a secret.
+ */
+export function normalizeRemoteDestination(
+  input: RemoteDestinationInput,
+  options: { id: string; what: string; roots?: string[] },
+): RemoteDestination {
+  const { what } = options;
+  if (!['ftp', 'ftps', 'scp', 'rsync'].includes(input.type)) {
+    throw new InputError(`${what}: unknown type '${input.type}'`);
+  }
+  if (!HOST.test(input.host) || input.host.length > 253) {
+    throw new InputError(`${what}: host '${input.host}' is not a host name or IP address`);
+  }
+  if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)) {
+    throw new InputError(`${what}: port must be 1 to 65535`);
+  }
+  if (!USERNAME.test(input.username) || input.username.length > 256) {
+    throw new InputError(`${what}: username may only contain letters, digits and . _ @ + - (not first)`);
+  }
+  if ((input.type === 'scp' || input.type === 'rsync') && !input.password && !input.privateKey) {
+    throw new InputError(`${what}: ${input.type} needs a password or a privateKey`);
+  }
+  return {
+    id: options.id,
+    type: input.type,
+    host: input.host.replace(/^\[(.*)\]$/, '$1'),
+    port: input.port,
+    username: input.username,
+    password: input.password,
+    privateKey: input.privateKey,
+    remoteDir: normalizeRemoteDir(input.remoteDir, { what, roots: options.roots }),
+    tls:
+      input.type === 'ftps'
+        ? {
+            ca: input.tls?.ca,
+            rejectUnauthorized: input.tls?.rejectUnauthorized ?? true,
+            implicit: input.tls?.implicit ?? false,
+          }
+        : undefined,
+    hostKeySha256: input.hostKeySha256 ? normalizeHostKeySha256(input.hostKeySha256, what) : undefined,
+    keepLocalCopy: input.keepLocalCopy ?? false,
+  };
 }

@@ -13,7 +13,12 @@ import type { ClusterClient } from '../../kubernetes/ClusterClient';
 import { KubernetesApiError } from '../../kubernetes/errors';
 import { execStream } from '../../kubernetes/execStream';
 import { createPod, deletePod, getNode, listPods } from '../../kubernetes/pods';
-import type { ArchiveSink } from '../ArchiveSinks/types';
+import {
+  isTransientArchiveSinkError,
+  type ArchiveSink,
+  type ArchiveTarget,
+  type ArchiveUpload,
+} from '../ArchiveSinks/types';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 import { HELPER_CONTAINER, helperPodSpec } from './helperPodSpec';
 import { waitForHelperPod } from './waitForHelperPod';
@@ -144,12 +149,13 @@ export function createBackupExecutor(options: {
       });
       const podName = spec.metadata!.name!;
 
-      const upload = await sink.open({
+      const target: ArchiveTarget = {
         cluster: job.cluster,
         namespace: job.namespace,
         pvc: job.pvc,
         startedAt: new Date(),
-      });
+      };
+      let upload: ArchiveUpload | undefined = await sink.open(target);
       let created = false;
       try {
         await createPod(client, spec);
@@ -161,28 +167,51 @@ export function createBackupExecutor(options: {
         });
         hooks.onHelperPod(podName, running.spec?.nodeName ?? null);
 
-        const hash = createHash('sha256');
-        let bytes = 0;
-        await execStream(client, {
-          namespace: job.namespace,
-          pod: podName,
-          container: HELPER_CONTAINER,
-          command: TAR_COMMAND,
-          destination: upload.stream,
-          onChunk: chunk => {
-            hash.update(chunk);
-            bytes += chunk.length;
-            hooks.onProgress(bytes);
-          },
-          idleTimeoutMs: 10 * 60 * 1000,
-          deadlineMs: config.helper.activeDeadlineSeconds * 1000,
-          signal: hooks.signal,
-        });
-        const sha256 = hash.digest('hex');
-        const { uri } = await upload.commit({ sha256, bytes });
-        return { bytes, sha256, archiveUri: uri };
+        // A sink failure marked transient (a remote server dropping the connection) re-runs
+        // tar in the same helper pod into a fresh upload, with backoff: the stream itself
+        // cannot be replayed without buffering the archive.
+        const retry = config.remoteTransfer;
+        for (let attempt = 1; ; attempt++) {
+          const current: ArchiveUpload = upload ?? (await sink.open(target));
+          upload = current;
+          try {
+            const hash = createHash('sha256');
+            let bytes = 0;
+            await execStream(client, {
+              namespace: job.namespace,
+              pod: podName,
+              container: HELPER_CONTAINER,
+              command: TAR_COMMAND,
+              destination: current.stream,
+              onChunk: chunk => {
+                hash.update(chunk);
+                bytes += chunk.length;
+                hooks.onProgress(bytes);
+              },
+              idleTimeoutMs: 10 * 60 * 1000,
+              deadlineMs: config.helper.activeDeadlineSeconds * 1000,
+              signal: hooks.signal,
+            });
+            const sha256 = hash.digest('hex');
+            const { uri } = await current.commit({ sha256, bytes });
+            upload = undefined;
+            return { bytes, sha256, archiveUri: uri };
+          } catch (error) {
+            if (!isTransientArchiveSinkError(error) || attempt >= retry.attempts || hooks.signal.aborted) {
+              throw error;
+            }
+            upload = undefined;
+            await current.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+            const delayMs = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1));
+            logger.warn(
+              `Upload to '${sink.id}' failed (attempt ${attempt} of ${retry.attempts}); streaming again in ${delayMs} ms: ${(error as Error).message}`,
+              { itemId: job.itemId, pvc: `${job.namespace}/${job.pvc}` },
+            );
+            await new Promise(r => setTimeout(r, delayMs));
+          }
+        }
       } catch (error) {
-        await upload.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+        await upload?.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
         throw error;
       } finally {
         if (created) await deleteHelper(client, job.namespace, podName);

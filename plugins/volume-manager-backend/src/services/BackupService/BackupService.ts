@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuditorService, BackstageCredentials } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError, NotFoundError, NotImplementedError } from '@backstage/errors';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import {
   archiveDownloadPermission,
   backupCreatePermission,
@@ -21,7 +21,9 @@ import {
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
 import type { BackupStore, StoredItem } from '../../database/BackupStore';
+import { AD_HOC_PREFIX, type ArchiveSinkRegistry } from '../ArchiveSinks/ArchiveSinkRegistry';
 import type { LocalArchiveSink } from '../ArchiveSinks/LocalArchiveSink';
+import { normalizeRemoteDestination, type RemoteDestination } from '../ArchiveSinks/remoteDestination';
 import type { BackupWorker } from '../BackupWorker/BackupWorker';
 import { assertDns1123Namespace } from '../VolumeInventory/VolumeInventory';
 import { userRefOf, type VolumeQueryService } from '../VolumeInventory/VolumeQueryService';
@@ -54,28 +56,35 @@ export function createBackupService(options: {
   config: VolumeManagerConfig;
   worker: BackupWorker;
   localSink: LocalArchiveSink;
+  sinks: ArchiveSinkRegistry;
   auditor: AuditorService;
   knownClusters(userRef?: string): string[];
 }) {
-  const { store, volumes, config, worker, localSink } = options;
+  const { store, volumes, config, worker, localSink, sinks } = options;
 
-  function resolveDestination(destination: CreateBackupRequest['destination']): string {
+  /**
+   * The destination id to store, and for a one-off destination its checked spec (kept in
+   * memory only, see ArchiveSinkRegistry).
+   */
+  function resolveDestination(destination: CreateBackupRequest['destination']): {
+    id: string;
+    adHoc?: RemoteDestination;
+  } {
     if (typeof destination !== 'string') {
       if (!config.allowAdHocDestinations) {
         throw new InputError(
           'One-off destinations are disabled on this portal (volumeManager.allowAdHocDestinations)',
         );
       }
-      throw new NotImplementedError(
-        `One-off ${destination.type} destinations are not available in this version; use 'local'`,
+      const id = `${AD_HOC_PREFIX}${destination.type}`;
+      const adHoc = normalizeRemoteDestination(
+        { ...destination, keepLocalCopy: false },
+        { id, what: 'destination', roots: config.adHocRemoteRoots },
       );
+      return { id, adHoc };
     }
-    if (destination === LOCAL_DESTINATION_ID) return destination;
-    const configured = config.destinations.find(d => d.id === destination);
-    if (!configured) throw new InputError(`Unknown destination '${destination}'`);
-    throw new NotImplementedError(
-      `Destination '${destination}' (${configured.type}) is configured, but ${configured.type} uploads are not available in this version`,
-    );
+    if (destination === LOCAL_DESTINATION_ID || sinks.has(destination)) return { id: destination };
+    throw new InputError(`Unknown destination '${destination}'`);
   }
 
   async function loadRun(runId: string, credentials: BackstageCredentials) {
@@ -89,20 +98,7 @@ export function createBackupService(options: {
 
   return {
     listDestinations(): DestinationsResponse {
-      return {
-        destinations: [
-          { id: LOCAL_DESTINATION_ID, type: 'local' },
-          ...config.destinations.map(d => ({
-            id: d.id,
-            type: d.type,
-            host: d.host,
-            port: d.port,
-            username: d.username,
-            remoteDir: d.remoteDir,
-          })),
-        ],
-        allowAdHoc: config.allowAdHocDestinations,
-      };
+      return { destinations: sinks.list(), allowAdHoc: config.allowAdHocDestinations };
     },
 
     async createRun(request: CreateBackupRequest, credentials: BackstageCredentials): Promise<BackupRun> {
@@ -136,10 +132,17 @@ export function createBackupService(options: {
       }
       const run = await store.createRun({
         cluster: request.cluster,
-        destination,
+        destination: destination.id,
         requestedBy: userRef,
         items: found.map(v => ({ namespace: v.namespace, pvc: v.name, entityRef: v.entityRef })),
+        holder: destination.adHoc ? { workerId: worker.workerId, leaseMs: worker.leaseMs } : undefined,
       });
+      if (destination.adHoc) {
+        sinks.registerAdHoc(
+          run.items.map(i => i.id),
+          destination.adHoc,
+        );
+      }
       worker.kick();
       return { ...run, items: run.items.map(i => ({ ...i, progress: null })) };
     },
@@ -156,7 +159,9 @@ export function createBackupService(options: {
         throw new NotAllowedError(`You may not cancel run '${runId}'`);
       }
       await store.cancelRun(runId);
-      for (const item of run.items) worker.abort(item.id);
+      for (const item of run.items) {
+        if (!worker.abort(item.id)) sinks.release(item.id);
+      }
       return this.getRun(runId, credentials);
     },
 

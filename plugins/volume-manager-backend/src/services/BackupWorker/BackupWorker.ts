@@ -16,6 +16,13 @@ export interface BackupWorkerOptions {
   executor: BackupExecutor;
   /** The sink for an item's destination; throws for an unknown destination. */
   sinkFor(item: StoredItem): ArchiveSink;
+  /**
+   * Items with a one-off (`adhoc:*`) destination this replica may run: only those whose spec it
+   * holds in memory. Other replicas' ad-hoc items are never claimed here.
+   */
+  adHocItemIds?(): string[];
+  /** Called once an item this worker claimed has ended, whatever the outcome. */
+  onItemDone?(item: StoredItem): void;
   /** Called when an interrupted item's helper pod may be left behind. */
   cleanupHelper(item: StoredItem): Promise<void>;
   logger: LoggerService;
@@ -33,7 +40,7 @@ const PROGRESS_WRITE_MS = 2000;
 
 export class BackupWorker {
   readonly workerId = `worker-${randomUUID()}`;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly running = new Map<string, { abort: AbortController; progress: RunningProgress; started: number }>();
   private timer?: NodeJS.Timeout;
@@ -88,7 +95,14 @@ export class BackupWorker {
     }
   }
 
+  private lastHeldRenewal = 0;
+
   private async sweep() {
+    const held = (this.options.adHocItemIds?.() ?? []).filter(id => !this.running.has(id));
+    if (held.length > 0 && Date.now() - this.lastHeldRenewal > this.leaseMs / 4) {
+      this.lastHeldRenewal = Date.now();
+      await this.options.store.renewHeldQueuedItems(this.workerId, held, this.leaseMs);
+    }
     const interrupted = await this.options.store.interruptExpiredItems(new Date());
     for (const item of interrupted) {
       this.options.logger.warn('Backup interrupted: its replica stopped', {
@@ -101,7 +115,9 @@ export class BackupWorker {
 
   private async claimAvailable() {
     while (!this.stopped && this.running.size < this.options.concurrency) {
-      const item = await this.options.store.claimNextItem(this.workerId, this.leaseMs);
+      const item = await this.options.store.claimNextItem(this.workerId, this.leaseMs, {
+        adHocItemIds: this.options.adHocItemIds?.() ?? [],
+      });
       if (!item) return;
       this.runItem(item).catch(e => this.options.logger.error('Backup item crashed', e));
     }
@@ -158,6 +174,7 @@ export class BackupWorker {
       logger.warn(`Backup ${status}`, { itemId: item.id, pvc: `${item.namespace}/${item.pvc}`, error: reason });
     } finally {
       clearInterval(renew);
+      this.options.onItemDone?.(item);
       this.running.delete(item.id);
       this.kick();
     }

@@ -1,0 +1,124 @@
+/*
+ * The archive-sink contract shared by the volume-manager backend and the modules that add
+ * destinations to it (S3, a vendor API, ...). A sink receives one `.tar.gz` as a stream and
+ * makes it visible under its final name only when it is complete and its checksum is recorded.
+ */
+import type { Writable } from 'node:stream';
+
+/**
+ * What an archive is of, which decides where it goes.
+ *
+ * @public
+ */
+export interface ArchiveTarget {
+  cluster: string;
+  namespace: string;
+  pvc: string;
+  /** When the backup started; names the archive `<pvc>-<UTC yyyymmddThhmmssZ>.tar.gz`. */
+  startedAt: Date;
+}
+
+/**
+ * One archive being written. Exactly one of commit() or abort() is called.
+ *
+ * @public
+ */
+export interface ArchiveUpload {
+  /**
+   * The archive bytes go here; honour its write() return value. A sink that fails while bytes
+   * flow destroys this stream with an error (an {@link ArchiveSinkError} with `transient: true`
+   * when retrying the whole stream could succeed).
+   */
+  readonly stream: Writable;
+  /**
+   * Makes the archive visible under its final name, with its `.sha256` sidecar, and returns its
+   * URI (no credentials in it). Only called after the stream has finished successfully.
+   */
+  commit(result: { sha256: string; bytes: number }): Promise<{ uri: string }>;
+  /** Removes whatever was written; nothing remains under the final name. */
+  abort(): Promise<void>;
+}
+
+/**
+ * A destination for archives: local storage, FTP, FTPS, SCP, RSYNC, or one a module adds.
+ *
+ * @public
+ */
+export interface ArchiveSink {
+  /** The destination id used in requests and stored with each backup item. */
+  readonly id: string;
+  /** A short type name shown by `GET /destinations`, for example `s3`. */
+  readonly type: string;
+  /**
+   * Starts an archive. Connection and authentication problems should surface here, before the
+   * backend starts a helper pod.
+   */
+  open(target: ArchiveTarget): Promise<ArchiveUpload>;
+  /**
+   * What `GET /destinations` shows about this sink, besides id and type. Never secrets.
+   */
+  describe?(): { host?: string; port?: number; username?: string; remoteDir?: string };
+}
+
+/**
+ * An error from a sink. `transient: true` means the backend may retry the whole stream with
+ * backoff (network drops, a server restarting); anything else fails the item at once.
+ *
+ * @public
+ */
+export class ArchiveSinkError extends Error {
+  readonly name = 'ArchiveSinkError';
+  readonly transient: boolean;
+
+  constructor(message: string, options: { transient: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.transient = options.transient;
+  }
+}
+
+/**
+ * Whether an error is a sink failure worth retrying.
+ *
+ * @public
+ */
+export function isTransientArchiveSinkError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'ArchiveSinkError' &&
+    (error as { transient?: unknown }).transient === true
+  );
+}
+
+/**
+ * `20261126T051500Z`
+ *
+ * @public
+ */
+export function utcStamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * `<cluster>/<namespace>/<pvc>/<pvc>-<stamp>.tar.gz`, the layout every sink mirrors. Each
+ * segment is checked, so the result can never climb out of the directory it is joined to.
+ *
+ * @public
+ */
+export function archiveRelativePath(target: ArchiveTarget): string[] {
+  for (const [what, value] of Object.entries({
+    cluster: target.cluster,
+    namespace: target.namespace,
+    pvc: target.pvc,
+  })) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value) || value.includes('..')) {
+      throw new Error(`Refusing ${what} '${value}' as a path segment`);
+    }
+  }
+  return [
+    target.cluster,
+    target.namespace,
+    target.pvc,
+    `${target.pvc}-${utcStamp(target.startedAt)}.tar.gz`,
+  ];
+}

@@ -128,6 +128,11 @@ describe('backups against kube-sim', () => {
       await run('tar', ['-xzpf', file, '--numeric-owner', '--same-owner', '-C', out]);
       expect(await compareTrees(sim.pvDir(volume.volumeName!), out)).toEqual([]);
     }
+    // RWO PVCs in use were backed up on their pod's node, the tainted storage node included
+    // (the helper carried the workload's toleration).
+    for (const pvc of ['index-search-indexer-0', 'index-search-indexer-1']) {
+      expect(done.items.find(i => i.pvc === pvc)?.node).toBe('node-storage');
+    }
     expect(finalArchives(backupDir).filter(f => f.endsWith('.partial'))).toEqual([]);
     expect(await helperPods(sim)).toEqual([]);
 

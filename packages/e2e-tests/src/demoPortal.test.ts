@@ -1,26 +1,54 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   APP_URL,
   BACKEND_URL,
   launchChromium,
+  repoRoot,
   startDemoPortal,
   testOutputDir,
   type DemoPortal,
 } from './demoPortal';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(testOutputDir, `${name}.png`), fullPage: true });
+
+/** The `datetime` of the "Last successful backup" cell of a PVC row, or null for "Never". */
+async function lastBackupOf(page: Page, pvc: string): Promise<string | null> {
+  const cell = page.locator(`tr[data-volume="kube-sim/payments/${pvc}"] [data-testid="last-backup"]`);
+  const time = cell.locator('time');
+  return (await time.count()) ? time.getAttribute('datetime') : null;
+}
+
+/** A guest token straight from the auth backend, for API-level checks. */
+async function guestToken(): Promise<string> {
+  const res = await fetch(`${BACKEND_URL}/api/auth/guest/refresh`, {
+    headers: { 'X-Requested-With': 'XMLHttpRequest' },
+  });
+  if (!res.ok) throw new Error(`guest refresh: ${res.status} ${await res.text()}`);
+  const body = await res.json();
+  return body.backstageIdentity.token;
+}
 
 describe('the demo portal started by `npm start`', () => {
   let portal: DemoPortal;
   let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
 
   beforeAll(async () => {
     portal = await startDemoPortal(540_000);
     browser = await launchChromium();
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1600, height: 1000 } });
+    page = await context.newPage();
   }, 600_000);
 
   afterAll(async () => {
+    await context?.close();
     await browser?.close();
     await portal?.stop();
   });
@@ -39,22 +67,144 @@ describe('the demo portal started by `npm start`', () => {
     expect(body.response).toEqual({ statusCode: 401 });
   });
 
-  it('opens the catalog and a demo entity with its Volumes tab in Chromium', async () => {
-    const page = await browser.newPage();
+  it('signs in as the guest and opens a demo entity with its Volumes tab', async () => {
     await page.goto(APP_URL);
     // Guest sign-in, as a person would do it.
     await page.getByRole('button', { name: /enter/i }).click();
-    await page.getByRole('link', { name: 'payments-api' }).waitFor({ timeout: 60_000 });
-    await page.screenshot({ path: join(testOutputDir, 'catalog.png'), fullPage: true });
+    await page.getByRole('link', { name: 'payments-db' }).waitFor({ timeout: 60_000 });
+    await shot(page, 'catalog');
 
-    await page.getByRole('link', { name: 'payments-api' }).click();
-    await page.getByRole('tab', { name: 'Volumes' }).waitFor({ timeout: 60_000 });
-    expect(page.url()).toContain('/catalog/default/component/payments-api');
-    await page.screenshot({ path: join(testOutputDir, 'entity.png'), fullPage: true });
-
+    await page.getByRole('link', { name: 'payments-db' }).click();
     await page.getByRole('tab', { name: 'Volumes' }).click();
-    await page.waitForURL(/\/volumes$/);
-    await page.screenshot({ path: join(testOutputDir, 'entity-volumes.png'), fullPage: true });
-    await page.close();
+    await page.waitForURL(/\/catalog\/default\/component\/payments-db\/volumes$/);
+    // Its PVCs: the StatefulSet's claim and the unmounted scratch claim.
+    await page.getByRole('heading', { name: 'Persistent volume claims (2)' }).waitFor({ timeout: 60_000 });
+    const db = page.locator('tr[data-volume="kube-sim/payments/data-payments-db-0"]');
+    const scratch = page.locator('tr[data-volume="kube-sim/payments/payments-db-scratch"]');
+    await expect(db.textContent()).resolves.toMatch(/StatefulSet\/payments-db/);
+    await expect(db.textContent()).resolves.toMatch(/8Gi.*standard.*ReadWriteOnce/);
+    await expect(scratch.textContent()).resolves.toMatch(/unmounted/);
+    await shot(page, 'entity-volumes');
+  });
+
+  it('backs up two PVCs, shows progress to the end and the new last successful backup', async () => {
+    const started = Date.now() - 1000;
+    const before = {
+      db: await lastBackupOf(page, 'data-payments-db-0'),
+      scratch: await lastBackupOf(page, 'payments-db-scratch'),
+    };
+
+    const backUp = page.getByRole('button', { name: 'Back up selected' });
+    expect(await backUp.isDisabled()).toBe(true);
+    await page.getByRole('checkbox', { name: 'Select payments/data-payments-db-0' }).check();
+    // The second one and the button with the keyboard only.
+    await page.getByRole('checkbox', { name: 'Select payments/payments-db-scratch' }).focus();
+    await page.keyboard.press('Space');
+    await page.getByText('2 selected').waitFor();
+    await backUp.focus();
+    await page.keyboard.press('Enter');
+
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Back up 2 volumes?').waitFor();
+    await shot(page, 'backup-confirm');
+    await dialog.getByRole('button', { name: 'Back up 2' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // A progress row per PVC appears at once (queued or running) and ends in success.
+    const progress = (pvc: string) => page.getByTestId(`backup-progress-payments-${pvc}`);
+    await progress('data-payments-db-0').waitFor({ timeout: 30_000 });
+    await progress('payments-db-scratch').waitFor();
+    await shot(page, 'backup-progress');
+    for (const pvc of ['data-payments-db-0', 'payments-db-scratch']) {
+      await page
+        .locator(`[data-testid="backup-progress-payments-${pvc}"][data-status="succeeded"]`)
+        .waitFor({ timeout: 90_000 });
+      await expect(progress(pvc).textContent()).resolves.toMatch(/Backed up .* in /);
+    }
+
+    // The inventory is read again: the last successful backup is now this run's.
+    for (const [pvc, previous] of [
+      ['data-payments-db-0', before.db],
+      ['payments-db-scratch', before.scratch],
+    ] as const) {
+      await page.waitForFunction(
+        ([selector, prev]) => {
+          const t = document.querySelector(`${selector} [data-testid="last-backup"] time`);
+          const value = t?.getAttribute('datetime');
+          return Boolean(value && value !== prev);
+        },
+        [`tr[data-volume="kube-sim/payments/${pvc}"]`, previous] as const,
+        { timeout: 30_000 },
+      );
+      const now = await lastBackupOf(page, pvc);
+      expect(Date.parse(now!)).toBeGreaterThanOrEqual(started);
+    }
+    await shot(page, 'backup-done');
+  });
+
+  it('downloads an archive through the UI and its sha256 matches the recorded one', async () => {
+    await page.getByRole('button', { name: 'Show the backup history of data-payments-db-0' }).click();
+    const history = page.getByRole('table', { name: 'Backup history of data-payments-db-0' });
+    await history.waitFor({ timeout: 30_000 });
+    await page.getByTestId('backup-chart').waitFor();
+    const newest = history.locator('tbody tr').first();
+    const recorded = await newest.locator('[data-sha256]').getAttribute('data-sha256');
+    expect(recorded).toMatch(/^[0-9a-f]{64}$/);
+    await shot(page, 'history');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      newest.getByRole('button', { name: /Download the archive/ }).click(),
+    ]);
+    const fileName = download.suggestedFilename();
+    expect(fileName).toMatch(/^data-payments-db-0-\d{8}T\d{6}Z\.tar\.gz$/);
+    const saved = join(testOutputDir, fileName);
+    await download.saveAs(saved);
+    const bytes = readFileSync(saved);
+    expect(bytes.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b])); // gzip
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    expect(actual).toBe(recorded);
+
+    // The sidecar the backend wrote next to the archive (sha256sum format) agrees.
+    const sidecar = join(repoRoot, 'backups', 'kube-sim', 'payments', 'data-payments-db-0', `${fileName}.sha256`);
+    expect(existsSync(sidecar)).toBe(true);
+    expect(readFileSync(sidecar, 'utf8')).toContain(actual);
+    // The UI checked it too before saving.
+    await page.getByText(/its sha256 matches the recorded checksum/).waitFor({ timeout: 10_000 });
+    await shot(page, 'download');
+  });
+
+  it('as a non-owner (guest on a team-platform entity), the backup action is unavailable', async () => {
+    await page.goto(`${APP_URL}/catalog/default/component/platform-logs/volumes`);
+    await page.getByRole('heading', { name: /Persistent volume claims \(\d+\)/ }).waitFor({ timeout: 60_000 });
+    await page.locator('tr[data-volume="kube-sim/platform/platform-logs-archive"]').waitFor();
+    await page.getByTestId('backup-not-permitted').waitFor();
+    expect(await page.getByRole('button', { name: 'Back up selected' }).count()).toBe(0);
+    expect(await page.getByRole('checkbox').count()).toBe(0);
+    await shot(page, 'non-owner');
+
+    // The backend is authoritative: a hand-made request is refused too.
+    const res = await fetch(`${BACKEND_URL}/api/volume-manager/backups`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await guestToken()}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        cluster: 'kube-sim',
+        volumes: [{ namespace: 'platform', name: 'platform-logs-archive' }],
+        destination: 'local',
+      }),
+    });
+    expect(res.status).toBe(403);
+    expect((await res.json()).error.name).toBe('NotAllowedError');
+  });
+
+  it('shows the admin page with cluster health and runs, without the paste flow for the guest', async () => {
+    await page.goto(`${APP_URL}/volume-manager`);
+    const clusters = page.getByRole('table', { name: 'Clusters' });
+    await clusters.waitFor({ timeout: 60_000 });
+    await clusters.getByText(/Reachable; \d+ PVCs/).waitFor({ timeout: 60_000 });
+    await page.getByRole('heading', { name: /Inventory \(\d+\)/ }).waitFor();
+    await page.getByRole('table', { name: 'Backup runs' }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('form', { name: 'Paste a kubeconfig' }).count()).toBe(0);
+    await shot(page, 'admin');
   });
 });

@@ -1,6 +1,10 @@
 import { ResponseError } from '@backstage/errors';
 import type { Entity } from '@backstage/catalog-model';
-import type { Volume } from '@nkvm/backstage-plugin-volume-manager-common';
+import type {
+  BackupItem,
+  BackupRun,
+  Volume,
+} from '@nkvm/backstage-plugin-volume-manager-common';
 import type { VolumeManagerApi } from '../api';
 
 /** A fake API whose every method rejects unless the test overrides it. */
@@ -103,3 +107,56 @@ export const uploadCacheVolume: Volume = {
   },
   lastStatus: 'succeeded',
 };
+
+export const dbVolume: Volume = {
+  cluster: 'kube-sim',
+  namespace: 'payments',
+  name: 'data-payments-db-0',
+  phase: 'Bound',
+  capacity: { requested: '8Gi', actual: '8Gi' },
+  storageClass: 'standard',
+  accessModes: ['ReadWriteOnce'],
+  volumeName: 'pv-0002',
+  owner: { kind: 'StatefulSet', name: 'payments-db' },
+  mounts: [{ pod: 'payments-db-0', node: 'node-b', readOnly: false }],
+  entityRef: 'component:default/payments-api',
+  lastSuccessfulBackup: null,
+  lastStatus: null,
+};
+
+/** One backup item; override what the test needs. */
+export function backupItem(overrides: Partial<BackupItem> = {}): BackupItem {
+  return {
+    id: 'item-1',
+    runId: 'run-1',
+    cluster: 'kube-sim',
+    namespace: 'payments',
+    pvc: 'payments-api-uploads',
+    status: 'succeeded',
+    bytes: 1024,
+    sha256: 'ab'.repeat(32),
+    archiveUri: 'file:///backups/kube-sim/payments/payments-api-uploads/payments-api-uploads-20261125T210405Z.tar.gz',
+    error: null,
+    helperPod: 'nkvm-backup-1',
+    node: 'node-a',
+    startedAt: '2026-11-25T21:04:00.000Z',
+    finishedAt: '2026-11-25T21:04:05.000Z',
+    requestedBy: 'user:default/guest',
+    progress: null,
+    ...overrides,
+  };
+}
+
+/** A run; its items default to one succeeded item. */
+export function backupRun(overrides: Partial<BackupRun> = {}): BackupRun {
+  return {
+    id: 'run-1',
+    status: 'succeeded',
+    cluster: 'kube-sim',
+    destination: 'local',
+    requestedBy: 'user:default/guest',
+    createdAt: '2026-11-25T21:03:59.000Z',
+    items: [backupItem()],
+    ...overrides,
+  };
+}

@@ -61,6 +61,19 @@ export interface CreateClusterSessionRequest {
 }
 
 /**
+ * A downloaded backup archive.
+ *
+ * @public
+ */
+export interface ArchiveDownload {
+  blob: Blob;
+  /** From `Content-Disposition`, when the browser may read it (same origin or exposed by CORS). */
+  fileName: string | null;
+  /** The recorded sha256 from `X-Checksum-Sha256`, when the browser may read it. */
+  sha256: string | null;
+}
+
+/**
  * Client of the volume-manager backend (`/api/volume-manager`). Every method rejects with a
  * `ResponseError` from `@backstage/errors` when the backend answers with a non-2xx status.
  *
@@ -82,7 +95,7 @@ export interface VolumeManagerApi {
   /** `POST /backups/:runId/cancel`: cancel what has not finished. */
   cancelBackupRun(runId: string): Promise<BackupRun>;
   /** `GET /backups/:runId/items/:itemId/archive`: the `.tar.gz` of a local backup. */
-  downloadArchive(runId: string, itemId: string): Promise<Blob>;
+  downloadArchive(runId: string, itemId: string): Promise<ArchiveDownload>;
   /** `GET /destinations`: configured destinations, never their secrets. */
   getDestinations(): Promise<DestinationsResponse>;
   /** `POST /clusters/session`: paste a kubeconfig (paste mode, admins only). */

@@ -1,7 +1,7 @@
 import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import { fakeResponse } from '../__fixtures__/fakeVolumeManagerApi';
-import { VolumeManagerClient } from './VolumeManagerClient';
+import { fileNameOf, VolumeManagerClient } from './VolumeManagerClient';
 import { isEndpointUnavailable } from './errors';
 
 const BASE = 'http://localhost:7007/api/volume-manager';
@@ -146,5 +146,33 @@ describe('VolumeManagerClient', () => {
     ).toBe(true);
     expect(isEndpointUnavailable(new Error('404'))).toBe(false);
     expect(isEndpointUnavailable(undefined)).toBe(false);
+  });
+
+  it('returns the archive with its file name and recorded sha256 when the headers are readable', async () => {
+    const response = {
+      ok: true,
+      status: 200,
+      headers: new Headers({
+        'Content-Disposition': 'attachment; filename="data-0-20261126T054455Z.tar.gz"',
+        'X-Checksum-Sha256': 'ab'.repeat(32),
+      }),
+      blob: async () => new Blob(['tgz']),
+    } as unknown as Response;
+    const { client } = setup(response);
+    const archive = await client.downloadArchive('run-1', 'item-1');
+    expect(archive.fileName).toBe('data-0-20261126T054455Z.tar.gz');
+    expect(archive.sha256).toBe('ab'.repeat(32));
+    expect(archive.blob.size).toBe(3);
+  });
+});
+
+describe('fileNameOf', () => {
+  it('reads plain, quoted and RFC 5987 file names, and drops any path', () => {
+    expect(fileNameOf(null)).toBeNull();
+    expect(fileNameOf('attachment')).toBeNull();
+    expect(fileNameOf('attachment; filename=a.tar.gz')).toBe('a.tar.gz');
+    expect(fileNameOf('attachment; filename="b c.tar.gz"')).toBe('b c.tar.gz');
+    expect(fileNameOf("attachment; filename*=UTF-8''d%C3%A9j%C3%A0.tar.gz")).toBe('déjà.tar.gz');
+    expect(fileNameOf('attachment; filename="../../etc/passwd"')).toBe('passwd');
   });
 });

@@ -11,6 +11,7 @@ import {
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type {
+  ArchiveDownload,
   BackupListQuery,
   CreateClusterSessionRequest,
   HealthResponse,
@@ -66,14 +67,21 @@ export class VolumeManagerClient implements VolumeManagerApi {
     );
   }
 
-  async downloadArchive(runId: string, itemId: string): Promise<Blob> {
+  async downloadArchive(
+    runId: string,
+    itemId: string,
+  ): Promise<ArchiveDownload> {
     const response = await this.send(
       'GET',
       `/backups/${encodeURIComponent(runId)}/items/${encodeURIComponent(
         itemId,
       )}/archive`,
     );
-    return response.blob();
+    return {
+      blob: await response.blob(),
+      fileName: fileNameOf(response.headers.get('Content-Disposition')),
+      sha256: response.headers.get('X-Checksum-Sha256'),
+    };
   }
 
   async getDestinations(): Promise<DestinationsResponse> {
@@ -132,4 +140,26 @@ function toQueryString(query: Query | undefined): string {
   }
   const text = params.toString();
   return text ? `?${text}` : '';
+}
+
+/** The file name of a `Content-Disposition: attachment; filename="x"` header, without any path. */
+export function fileNameOf(header: string | null): string | null {
+  if (!header) {
+    return null;
+  }
+  const encoded = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  let name: string | undefined;
+  if (encoded) {
+    try {
+      name = decodeURIComponent(encoded[1].trim());
+    } catch {
+      name = undefined;
+    }
+  }
+  if (!name) {
+    const plain = /filename\s*=\s*("([^"]*)"|[^;]+)/i.exec(header);
+    name = plain ? (plain[2] ?? plain[1]).trim() : undefined;
+  }
+  const base = name?.split(/[\\/]/).pop();
+  return base ? base : null;
 }

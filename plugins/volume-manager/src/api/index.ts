@@ -1,5 +1,6 @@
 export {
   volumeManagerApiRef,
+  type ArchiveDownload,
   type BackupListQuery,
   type CreateClusterSessionRequest,
   type HealthResponse,

@@ -1,105 +1,200 @@
-import { screen } from '@testing-library/react';
-import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { SWRConfig } from 'swr';
+import {
+  mockApis,
+  renderInTestApp,
+  TestApiProvider,
+} from '@backstage/test-utils';
+import { permissionApiRef } from '@backstage/plugin-permission-react';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { volumeManagerApiRef, type VolumeManagerApi } from '../../api';
 import {
+  backupItem,
   createFakeVolumeManagerApi,
+  dbVolume,
   envelopeError,
   routeMissingError,
+  uploadCacheVolume,
 } from '../../__fixtures__/fakeVolumeManagerApi';
 import { VolumeManagerPage } from './VolumeManagerPage';
+import { filterVolumes } from './InventoryCard';
 
-function renderPage(api: VolumeManagerApi) {
+function renderPage(api: VolumeManagerApi, admin = true) {
   return renderInTestApp(
-    <TestApiProvider apis={[[volumeManagerApiRef, api]]}>
-      <VolumeManagerPage />
+    <TestApiProvider
+      apis={[
+        [volumeManagerApiRef, api],
+        [
+          permissionApiRef,
+          mockApis.permission({
+            authorize: () => (admin ? AuthorizeResult.ALLOW : AuthorizeResult.DENY),
+          }),
+        ],
+      ]}
+    >
+      {/* usePermission caches decisions in SWR; a fresh cache per test */}
+      <SWRConfig value={{ provider: () => new Map() }}>
+        <VolumeManagerPage />
+      </SWRConfig>
     </TestApiProvider>,
   );
 }
 
+const clusters = {
+  clusters: [
+    { name: 'kube-sim', source: 'kubeconfig' as const, authProvider: 'kubeconfig' },
+    { name: 'prod', source: 'kubernetes-config' as const, authProvider: 'serviceAccount' },
+  ],
+  authModes: ['kubeconfig' as const],
+};
+
+const otherVolume = {
+  ...dbVolume,
+  cluster: 'prod',
+  namespace: 'search',
+  name: 'index-0',
+  owner: null,
+  mounts: [],
+  entityRef: 'component:default/search-indexer',
+  lastSuccessfulBackup: {
+    ...uploadCacheVolume.lastSuccessfulBackup!,
+    finishedAt: new Date(Date.now() - 2 * 3600_000).toISOString(),
+  },
+};
+
+function fullApi(overrides: Partial<VolumeManagerApi> = {}) {
+  return createFakeVolumeManagerApi({
+    getHealth: jest.fn().mockResolvedValue({ status: 'ok' }),
+    getClusters: jest.fn().mockResolvedValue(clusters),
+    getVolumes: jest.fn().mockResolvedValue({
+      items: [uploadCacheVolume, dbVolume, otherVolume],
+      errors: [
+        { cluster: 'prod', namespace: 'platform', errorType: 'RBAC_GAP', message: 'cannot list pods in platform' },
+      ],
+    }),
+    listBackups: jest.fn().mockResolvedValue({ items: [], nextCursor: null }),
+    ...overrides,
+  });
+}
+
+// Material UI tables and role queries are slow in jsdom on a busy 2-core machine.
+jest.setTimeout(30_000);
+
 describe('VolumeManagerPage', () => {
-  it('shows backend health and says which routes the backend does not have yet', async () => {
+  it('shows clusters with their health from the inventory', async () => {
+    await renderPage(fullApi());
+
+    expect(await screen.findByText('Backend reachable (status: ok)')).toBeInTheDocument();
+    const table = await screen.findByRole('table', { name: 'Clusters' });
+    const simRow = within(table).getByRole('row', { name: /kube-sim/ });
+    expect(await within(simRow).findByText('Reachable; 2 PVCs')).toBeInTheDocument();
+    const prodRow = within(table).getByRole('row', { name: /prod/ });
+    expect(within(prodRow).getByText(/1 PVCs read; 1 part unreadable \(platform: RBAC_GAP\)/)).toBeInTheDocument();
+    // partial errors as a banner above the inventory
+    expect(screen.getByText(/Part of the inventory could not be read \(1\)/)).toBeInTheDocument();
+  });
+
+  it('filters the inventory by cluster, namespace, owner kind and "no backup in N days"', async () => {
+    await renderPage(fullApi());
+    expect(await screen.findByText('Inventory (3)')).toBeInTheDocument();
+
+    fireEvent.mouseDown(screen.getByRole('button', { name: /Owner kind/ }));
+    await userEvent.click(await screen.findByRole('option', { name: 'StatefulSet' }));
+    expect(await screen.findByText('Inventory (1)')).toBeInTheDocument();
+    expect(screen.getByText('data-payments-db-0')).toBeInTheDocument();
+
+    fireEvent.mouseDown(screen.getByRole('button', { name: /Owner kind/ }));
+    await userEvent.click(await screen.findByRole('option', { name: 'All' }));
+    fireEvent.mouseDown(screen.getByRole('button', { name: 'Cluster All' }));
+    await userEvent.click(await screen.findByRole('option', { name: 'prod' }));
+    expect(await screen.findByText('Inventory (1)')).toBeInTheDocument();
+    expect(screen.getByText('component:search-indexer')).toBeInTheDocument();
+  });
+
+  it('filterVolumes keeps PVCs never backed up or not backed up in N days', () => {
+    const now = Date.parse('2026-11-26T00:00:00Z');
+    const recent = {
+      ...otherVolume,
+      lastSuccessfulBackup: { ...otherVolume.lastSuccessfulBackup, finishedAt: '2026-11-25T20:00:00Z' },
+    };
+    // uploadCacheVolume: 2026-11-25T21:04:05Z; dbVolume: never.
+    const volumes = [uploadCacheVolume, dbVolume, recent];
+    const none = { cluster: '', namespace: '', ownerKind: '', staleDays: '' };
+    expect(filterVolumes(volumes, none, now)).toEqual(volumes);
+    expect(filterVolumes(volumes, { ...none, staleDays: '0.125' }, now).map(v => v.name)).toEqual([
+      'data-payments-db-0',
+      'index-0',
+    ]);
+    expect(filterVolumes(volumes, { ...none, staleDays: '1' }, now).map(v => v.name)).toEqual([
+      'data-payments-db-0',
+    ]);
+    expect(filterVolumes(volumes, { ...none, namespace: 'payments', ownerKind: 'unmounted' }, now)).toEqual([]);
+    expect(filterVolumes(volumes, { ...none, cluster: 'prod', ownerKind: 'unmounted' }, now)).toEqual([recent]);
+  });
+
+  it('lists runs across the portal and cancels an unfinished one', async () => {
+    const running = backupItem({ id: 'i-9', runId: '9f1c2d3e-0000-4000-8000-000000000000', status: 'running', bytes: null, finishedAt: null, progress: { bytes: 2048, bytesPerSecond: 1024 } });
+    const listBackups = jest
+      .fn()
+      .mockResolvedValueOnce({ items: [running, backupItem()], nextCursor: null })
+      .mockResolvedValue({ items: [{ ...running, status: 'cancelled', progress: null }, backupItem()], nextCursor: null });
+    const api = fullApi({ listBackups, cancelBackupRun: jest.fn().mockResolvedValue({}) });
+    await renderPage(api);
+
+    const runs = await screen.findByRole('table', { name: 'Backup runs' });
+    expect(api.listBackups).toHaveBeenCalledWith({ limit: 200 });
+    expect(within(runs).getAllByRole('row')).toHaveLength(3);
+    await userEvent.click(within(runs).getByRole('button', { name: `Cancel run ${running.runId}` }));
+    expect(api.cancelBackupRun).toHaveBeenCalledWith(running.runId);
+    await waitFor(() =>
+      expect(within(screen.getByRole('table', { name: 'Backup runs' })).queryByRole('button', { name: /Cancel run/ })).not.toBeInTheDocument(),
+    );
+    expect(within(screen.getByRole('table', { name: 'Backup runs' })).getByText('Cancelled')).toBeInTheDocument();
+  });
+
+  it('offers the paste-kubeconfig flow only when permitted, and submits it', async () => {
+    const api = fullApi({
+      createClusterSession: jest.fn().mockResolvedValue({
+        name: 'debug', source: 'session', expiresAt: '2026-11-26T06:00:00Z',
+      }),
+    });
+    await renderPage(api, true);
+    const form = await screen.findByRole('form', { name: 'Paste a kubeconfig' });
+    await userEvent.type(within(form).getByRole('textbox', { name: /Cluster name/ }), 'debug');
+    fireEvent.change(within(form).getByRole('textbox', { name: /kubeconfig/ }), {
+      target: { value: 'apiVersion: v1\nkind: Config' },
+    });
+    await userEvent.click(within(form).getByRole('button', { name: 'Start session' }));
+    expect(api.createClusterSession).toHaveBeenCalledWith({
+      name: 'debug',
+      kubeconfig: 'apiVersion: v1\nkind: Config',
+      context: undefined,
+    });
+    expect(await screen.findByText(/Cluster debug is available until 2026-11-26 06:00:00 UTC/)).toBeInTheDocument();
+    await waitFor(() => expect(api.getClusters).toHaveBeenCalledTimes(2));
+  });
+
+  it('hides the paste-kubeconfig flow from users without the permission', async () => {
+    await renderPage(fullApi(), false);
+    expect(await screen.findByText('Backend reachable (status: ok)')).toBeInTheDocument();
+    await screen.findByText('Inventory (3)');
+    expect(screen.queryByRole('form', { name: 'Paste a kubeconfig' })).not.toBeInTheDocument();
+  });
+
+  it('shows honest states for missing routes and errors', async () => {
     const missing = await routeMissingError();
-    const api = createFakeVolumeManagerApi({
-      getHealth: jest.fn().mockResolvedValue({ status: 'ok' }),
-      getClusters: jest.fn().mockRejectedValue(missing),
+    const api = fullApi({
+      getHealth: jest.fn().mockRejectedValue(await envelopeError(503, 'ServiceUnavailableError', 'starting up')),
+      getClusters: jest.fn().mockRejectedValue(await envelopeError(500, 'Error', 'kubeconfig unreadable')),
+      getVolumes: jest.fn().mockRejectedValue(missing),
       listBackups: jest.fn().mockRejectedValue(missing),
     });
-    await renderPage(api);
+    await renderPage(api, false);
 
-    expect(
-      await screen.findByText('Backend reachable (status: ok)'),
-    ).toBeInTheDocument();
-    expect(
-      await screen.findByText(
-        'The cluster list is not available from this backend yet',
-      ),
-    ).toBeInTheDocument();
-    expect(
-      screen.getByText('Backup history is not available from this backend yet'),
-    ).toBeInTheDocument();
-    expect(api.listBackups).toHaveBeenCalledWith({ limit: 20 });
-    expect(screen.queryByRole('table')).not.toBeInTheDocument();
-  });
-
-  it('lists clusters and recent backups when the backend has them', async () => {
-    const api = createFakeVolumeManagerApi({
-      getHealth: jest.fn().mockResolvedValue({ status: 'ok' }),
-      getClusters: jest.fn().mockResolvedValue({
-        clusters: [
-          { name: 'kube-sim', source: 'kubernetes-config', authProvider: 'serviceAccount' },
-        ],
-        authModes: ['in-cluster'],
-      }),
-      listBackups: jest.fn().mockResolvedValue({
-        items: [
-          {
-            id: 'item-1',
-            runId: 'run-1',
-            cluster: 'kube-sim',
-            namespace: 'payments',
-            pvc: 'data-payments-db-0',
-            status: 'succeeded',
-            bytes: 10,
-            sha256: null,
-            archiveUri: null,
-            error: null,
-            helperPod: null,
-            node: null,
-            startedAt: '2026-11-25T21:00:00Z',
-            finishedAt: '2026-11-25T21:01:00Z',
-            requestedBy: 'user:default/guest',
-            progress: null,
-          },
-        ],
-        nextCursor: null,
-      }),
-    });
-    await renderPage(api);
-
-    expect(await screen.findByText('serviceAccount')).toBeInTheDocument();
-    expect(await screen.findByText('data-payments-db-0')).toBeInTheDocument();
-    expect(screen.getByText('2026-11-25 21:01 UTC')).toBeInTheDocument();
-    expect(screen.getByText('user:default/guest')).toBeInTheDocument();
-  });
-
-  it('shows errors of the health check and of a route that failed', async () => {
-    const api = createFakeVolumeManagerApi({
-      getHealth: jest
-        .fn()
-        .mockRejectedValue(await envelopeError(503, 'ServiceUnavailableError', 'starting up')),
-      getClusters: jest
-        .fn()
-        .mockRejectedValue(await envelopeError(500, 'Error', 'kubeconfig unreadable')),
-      listBackups: jest.fn().mockResolvedValue({ items: [], nextCursor: null }),
-    });
-    await renderPage(api);
-
-    expect(
-      await screen.findByText('The backend did not answer /health'),
-    ).toBeInTheDocument();
-    expect(
-      (await screen.findAllByText(/kubeconfig unreadable/)).length,
-    ).toBeGreaterThan(0);
-    expect(await screen.findByText('No backup has run yet.')).toBeInTheDocument();
+    expect(await screen.findByText('The backend did not answer /health')).toBeInTheDocument();
+    expect((await screen.findAllByText(/kubeconfig unreadable/)).length).toBeGreaterThan(0);
+    expect(await screen.findByText('Volume inventory is not available from this backend yet')).toBeInTheDocument();
+    expect(screen.getByText('Backup history is not available from this backend yet')).toBeInTheDocument();
   });
 });

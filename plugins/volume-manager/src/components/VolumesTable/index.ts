@@ -1,1 +1,1 @@
-export { VolumesTable, type VolumesTableProps } from './VolumesTable';
+export { VolumesTable, type VolumesTableProps, type VolumeSelection } from './VolumesTable';

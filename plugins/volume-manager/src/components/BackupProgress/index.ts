@@ -1,0 +1,1 @@
+export { BackupProgress, describeProgress, type BackupProgressProps } from './BackupProgress';

@@ -1,0 +1,1 @@
+export { StatusChip, isFinished, type StatusChipProps } from './StatusChip';

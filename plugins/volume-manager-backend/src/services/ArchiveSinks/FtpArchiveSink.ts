@@ -22,7 +22,8 @@ import {
   remoteArchivePaths,
   remoteUri,
   sinkError,
-  withRetry,
+  withLoggedRetry,
+  describeRemote,
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
@@ -51,8 +52,7 @@ export class FtpArchiveSink implements ArchiveSink {
   }
 
   describe() {
-    const d = this.destination;
-    return { host: d.host, port: portOf(d), username: d.username, remoteDir: d.remoteDir };
+    return describeRemote(this.destination);
   }
 
   private get where() {
@@ -91,12 +91,7 @@ export class FtpArchiveSink implements ArchiveSink {
   }
 
   private retry<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetry(`${this.where}: ${what}`, this.options.retry, fn, ({ attempt, delayMs, error }) =>
-      this.options.logger.warn(
-        `${this.where}: ${what} failed (attempt ${attempt} of ${this.options.retry.attempts}), retrying in ${delayMs} ms: ${messageOf(error)}`,
-        { destination: this.id },
-      ),
-    );
+    return withLoggedRetry(this.where, what, { ...this.options, destinationId: this.id }, fn);
   }
 
   async open(target: ArchiveTarget): Promise<ArchiveUpload> {

@@ -30,7 +30,8 @@ import {
   portOf,
   remoteArchivePaths,
   remoteUri,
-  withRetry,
+  withLoggedRetry,
+  describeRemote,
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
@@ -70,18 +71,11 @@ export class RsyncArchiveSink implements ArchiveSink {
   }
 
   describe() {
-    const d = this.destination;
-    return { host: d.host, port: portOf(d), username: d.username, remoteDir: d.remoteDir };
+    return describeRemote(this.destination);
   }
 
   private retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const where = describeSshTarget(this.destination);
-    return withRetry(`${where}: ${what}`, this.options.retry, fn, ({ attempt, delayMs, error }) =>
-      this.options.logger.warn(
-        `${where}: ${what} failed (attempt ${attempt} of ${this.options.retry.attempts}), retrying in ${delayMs} ms: ${messageOf(error)}`,
-        { destination: this.id },
-      ),
-    );
+    return withLoggedRetry(describeSshTarget(this.destination), what, { ...this.options, destinationId: this.id }, fn);
   }
 
   /** Runs a remote command and throws when it fails. */

@@ -16,11 +16,11 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { SFTPWrapper } from 'ssh2';
 import {
   messageOf,
-  portOf,
   remoteArchivePaths,
   remoteUri,
   sinkError,
-  withRetry,
+  withLoggedRetry,
+  describeRemote,
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
@@ -142,18 +142,11 @@ export class ScpArchiveSink implements ArchiveSink {
   }
 
   describe() {
-    const d = this.destination;
-    return { host: d.host, port: portOf(d), username: d.username, remoteDir: d.remoteDir };
+    return describeRemote(this.destination);
   }
 
   private retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const where = describeSshTarget(this.destination);
-    return withRetry(`${where}: ${what}`, this.options.retry, fn, ({ attempt, delayMs, error }) =>
-      this.options.logger.warn(
-        `${where}: ${what} failed (attempt ${attempt} of ${this.options.retry.attempts}), retrying in ${delayMs} ms: ${messageOf(error)}`,
-        { destination: this.id },
-      ),
-    );
+    return withLoggedRetry(describeSshTarget(this.destination), what, { ...this.options, destinationId: this.id }, fn);
   }
 
   async open(target: ArchiveTarget): Promise<ArchiveUpload> {

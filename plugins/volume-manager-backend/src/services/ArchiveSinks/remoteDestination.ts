@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import { ArchiveSinkError, archiveRelativePath, type ArchiveTarget } from './types';
 
@@ -213,6 +214,26 @@ export async function withRetry<T>(
       await sleep(delayMs);
     }
   }
+}
+
+/** What a remote sink shows about itself (`GET /destinations`): never its secrets. */
+export function describeRemote(d: RemoteDestination) {
+  return { host: d.host, port: portOf(d), username: d.username, remoteDir: d.remoteDir };
+}
+
+/** {@link withRetry}, logging each retry against the destination's id. */
+export function withLoggedRetry<T>(
+  where: string,
+  what: string,
+  options: { retry: RetryPolicy; logger: LoggerService; destinationId: string },
+  fn: (attempt: number) => Promise<T>,
+): Promise<T> {
+  return withRetry(`${where}: ${what}`, options.retry, fn, ({ attempt, delayMs, error }) =>
+    options.logger.warn(
+      `${where}: ${what} failed (attempt ${attempt} of ${options.retry.attempts}), retrying in ${delayMs} ms: ${messageOf(error)}`,
+      { destination: options.destinationId },
+    ),
+  );
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[?[0-9A-Fa-f:.]+\]?)$/;

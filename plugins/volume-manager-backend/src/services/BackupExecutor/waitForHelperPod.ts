@@ -51,9 +51,11 @@ export async function waitForHelperPod(
   client: ClusterClient,
   namespace: string,
   name: string,
-  options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number },
+  options: { timeoutMs: number; signal?: AbortSignal; maxPollMs?: number },
 ): Promise<V1Pod> {
   const deadline = Date.now() + options.timeoutMs;
+  // Start polling fast (a scheduled pod is often Running within a second), then back off.
+  let pollMs = 50;
   for (;;) {
     const pod = await getPod(client, namespace, name, options.signal);
     const phase = pod.status?.phase;
@@ -79,6 +81,7 @@ export async function waitForHelperPod(
       );
     }
     if (options.signal?.aborted) throw new HelperPodNotRunningError('The backup was cancelled');
-    await new Promise(r => setTimeout(r, options.pollMs ?? 300));
+    await new Promise(r => setTimeout(r, pollMs));
+    pollMs = Math.min(pollMs * 2, options.maxPollMs ?? 1000);
   }
 }

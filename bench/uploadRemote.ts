@@ -13,7 +13,7 @@ import { LocalArchiveSink } from '../plugins/volume-manager-backend/src/services
 import { FtpArchiveSink } from '../plugins/volume-manager-backend/src/services/ArchiveSinks/FtpArchiveSink';
 import { ScpArchiveSink } from '../plugins/volume-manager-backend/src/services/ArchiveSinks/ScpArchiveSink';
 import type { ArchiveSink } from '../plugins/volume-manager-backend/src/services/ArchiveSinks/types';
-import { startRemoteServers, type RemoteServers } from '../plugins/volume-manager-backend/src/testing/remoteServers';
+import { startRemoteServers, type RemoteServers } from '../plugins/volume-manager-backend/src/__testUtils__/remoteServers';
 import type { Benchmark, BenchResult } from './types';
 import { median, registryFor, startSimProcess, timeIt } from './support';
 

@@ -272,7 +272,10 @@ describe('with the optional PostgreSQL Secret (deploy/k8s/app/postgres-connectio
     const [secret] = readYamlDocs(path.join(APP_DIR, 'postgres-connection-secret-example.yaml'));
     const env: Record<string, string> = { ...secret.stringData };
     const connection = JSON.parse(env.APP_CONFIG_backend_database_connection);
-    expect(Object.keys(connection).sort()).toEqual(['host', 'password', 'port', 'ssl', 'user']);
+    const keys = Object.keys(connection).sort().join(',');
+    if (keys !== 'host,password,port,ssl,user') {
+      throw new Error(`The PostgreSQL Secret example's connection has keys ${keys}, expected host,password,port,ssl,user`);
+    }
     env.APP_CONFIG_backend_database_connection = JSON.stringify({
       host: pg.hostname,
       port: Number(pg.port || 5432),

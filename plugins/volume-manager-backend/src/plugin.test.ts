@@ -5,7 +5,7 @@ import {
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { volumeManagerPlugin } from './plugin';
-import { createTestDatabases } from './testing/testDatabases';
+import { createTestDatabases } from './__testUtils__/testDatabases';
 
 const databases = createTestDatabases();
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupStatus, LastBackup } from '@nkvm/backstage-plugin-volume-manager-common';
 import knexFactory, { type Knex } from 'knex';
-import { createTestDatabases, type TestDatabaseId } from '../testing/testDatabases';
+import { createTestDatabases, type TestDatabaseId } from '../__testUtils__/testDatabases';
 import type { ItemResult, NewRun, PvcKey, StoredItem } from './BackupStore';
 import { DatabaseBackupStore, KEYS_PER_QUERY, deriveRunStatus } from './DatabaseBackupStore';
 import { BACKUP_STORE_MIGRATIONS_DIR } from './migrateBackupStore';

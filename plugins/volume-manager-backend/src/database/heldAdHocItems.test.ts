@@ -3,7 +3,7 @@
  * them, it keeps them leased while they wait, and when it dies they end `interrupted`, whether
  * they were running or still queued.
  */
-import { createTestDatabases } from '../testing/testDatabases';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
 import type { NewRun } from './BackupStore';
 import { DatabaseBackupStore } from './DatabaseBackupStore';
 import { BACKUP_STORE_MIGRATIONS_DIR } from './migrateBackupStore';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { createTestDatabases } from '../testing/testDatabases';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { BACKUP_STORE_MIGRATIONS_DIR } from './migrateBackupStore';
 
 const databases = createTestDatabases();

@@ -120,10 +120,13 @@ export async function execStream(
   await new Promise<void>((resolve, reject) => {
     let settled = false;
     const started = Date.now();
+    // Assigned below; declared first because finish() clears and detaches them.
+    let watchdog: NodeJS.Timeout | null = null;
+    let onAbort: () => void = () => {};
     const finish = (error?: Error) => {
       if (settled) return;
       settled = true;
-      clearInterval(watchdog);
+      if (watchdog) clearInterval(watchdog);
       options.signal?.removeEventListener('abort', onAbort);
       options.destination.off('drain', onDrain);
       options.destination.off('error', onDestinationError);
@@ -134,7 +137,7 @@ export async function execStream(
         resolve();
       }
     };
-    const onAbort = () => finish(new ExecFailedError('The backup was cancelled', undefined, stderrTail));
+    onAbort = () => finish(new ExecFailedError('The backup was cancelled', undefined, stderrTail));
     options.signal?.addEventListener('abort', onAbort);
     // The destination failing (a remote server gone) ends the command with its error.
     function onDestinationError(error: Error) {
@@ -142,7 +145,7 @@ export async function execStream(
     }
     options.destination.on('error', onDestinationError);
     if (options.destination.errored) onDestinationError(options.destination.errored);
-    const watchdog = setInterval(() => {
+    watchdog = setInterval(() => {
       if (paused) lastData = Date.now(); // a slow destination is not an idle command
       if (Date.now() - lastData > options.idleTimeoutMs) {
         finish(new ExecFailedError(`No data from the helper pod for ${Math.round(options.idleTimeoutMs / 1000)}s`, undefined, stderrTail));

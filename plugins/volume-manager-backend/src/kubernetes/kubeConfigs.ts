@@ -30,12 +30,14 @@ export async function kubeConfigFromClusterDetails(
     return kc;
   }
   const credential = await strategy.getCredential(cluster, {});
-  const user =
-    credential.type === 'bearer token'
-      ? { name: 'backstage', token: credential.token }
-      : credential.type === 'x509 client certificate'
-        ? { name: 'backstage', certData: b64(credential.cert), keyData: b64(credential.key) }
-        : { name: 'backstage' };
+  let user: { name: string; token?: string; certData?: string; keyData?: string } = {
+    name: 'backstage',
+  };
+  if (credential.type === 'bearer token') {
+    user = { name: 'backstage', token: credential.token };
+  } else if (credential.type === 'x509 client certificate') {
+    user = { name: 'backstage', certData: b64(credential.cert), keyData: b64(credential.key) };
+  }
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [

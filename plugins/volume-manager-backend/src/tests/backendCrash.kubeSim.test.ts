@@ -12,8 +12,8 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import knexFactory from 'knex';
 import request from 'supertest';
-import { startPluginBackend } from '../testing/kubeSimBackend';
-import { faultFixture } from '../testing/faultFixture';
+import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
+import { faultFixture } from '../__testUtils__/faultFixture';
 
 jest.setTimeout(180_000);
 const user = mockCredentials.user.header('user:default/guest');
@@ -82,7 +82,7 @@ describe('a backend killed mid-run', () => {
 
     let output = '';
     // node itself (not npx) so SIGKILL hits the process that runs the backup
-    child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../testing/backendProcess.ts'), configFile], {
+    child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../__testUtils__/backendProcess.ts'), configFile], {
       cwd: path.resolve(__dirname, '../..'),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

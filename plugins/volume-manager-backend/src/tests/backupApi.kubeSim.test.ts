@@ -12,8 +12,8 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
-import { createTestDatabases } from '../testing/testDatabases';
-import { startPluginBackend } from '../testing/kubeSimBackend';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
+import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
 
 jest.setTimeout(90_000);
 const databases = createTestDatabases();

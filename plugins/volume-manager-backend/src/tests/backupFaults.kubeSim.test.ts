@@ -9,9 +9,9 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
-import { createTestDatabases } from '../testing/testDatabases';
-import { startPluginBackend } from '../testing/kubeSimBackend';
-import { faultFixture } from '../testing/faultFixture';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
+import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
+import { faultFixture } from '../__testUtils__/faultFixture';
 
 jest.setTimeout(120_000);
 const databases = createTestDatabases();

@@ -14,8 +14,8 @@ import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import { compareTrees } from '@nkvm/kube-sim/src/files';
 import type { BackupRun, Volume } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
-import { createTestDatabases } from '../testing/testDatabases';
-import { startPluginBackend } from '../testing/kubeSimBackend';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
+import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);

@@ -22,10 +22,10 @@ import { Client as SshClient, type SFTPWrapper } from 'ssh2';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { readVolumeManagerConfig } from '../config/readVolumeManagerConfig';
-import { capturingRootLogger, type CapturedLogs } from '../testing/captureLogger';
-import { startPluginBackend } from '../testing/kubeSimBackend';
-import { startRemoteServers, type RemoteServers } from '../testing/remoteServers';
-import { createTestDatabases } from '../testing/testDatabases';
+import { capturingRootLogger, type CapturedLogs } from '../__testUtils__/captureLogger';
+import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
+import { startRemoteServers, type RemoteServers } from '../__testUtils__/remoteServers';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
 
 jest.setTimeout(240_000);
 const run = promisify(execFile);

@@ -46,6 +46,8 @@ async function explain(client: ClusterClient, pod: V1Pod, headline: string): Pro
   return parts.join('; ');
 }
 
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
 /** Resolves with the running pod, or throws with the pod's own reason. */
 export async function waitForHelperPod(
   client: ClusterClient,
@@ -81,7 +83,7 @@ export async function waitForHelperPod(
       );
     }
     if (options.signal?.aborted) throw new HelperPodNotRunningError('The backup was cancelled');
-    await new Promise(r => setTimeout(r, pollMs));
+    await sleep(pollMs);
     pollMs = Math.min(pollMs * 2, options.maxPollMs ?? 1000);
   }
 }

@@ -164,12 +164,15 @@ export class BackupWorker {
     } catch (error) {
       const message = (error as Error)?.message ?? String(error);
       const cancelled = !lost && !this.stopped && (await store.isCancelRequested(item.runId).catch(() => false));
-      const status = this.stopped ? 'interrupted' : cancelled ? 'cancelled' : 'failed';
-      const reason = this.stopped
-        ? 'The backend stopped while this backup ran; the archive was not completed'
-        : cancelled
-          ? 'Cancelled; the archive was not completed'
-          : message;
+      let status: 'interrupted' | 'cancelled' | 'failed' = 'failed';
+      let reason = message;
+      if (this.stopped) {
+        status = 'interrupted';
+        reason = 'The backend stopped while this backup ran; the archive was not completed';
+      } else if (cancelled) {
+        status = 'cancelled';
+        reason = 'Cancelled; the archive was not completed';
+      }
       if (!lost) await store.finishItem(item.id, this.workerId, { status, error: reason });
       logger.warn(`Backup ${status}`, { itemId: item.id, pvc: `${item.namespace}/${item.pvc}`, error: reason });
     } finally {

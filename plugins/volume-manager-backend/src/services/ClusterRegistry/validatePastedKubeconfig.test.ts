@@ -45,7 +45,7 @@ describe('validatePastedKubeconfig', () => {
   });
 
   it('refuses oversize kubeconfigs', () => {
-    const big = good + `# ${'x'.repeat(MAX_PASTED_KUBECONFIG_BYTES)}\n`;
+    const big = `${good}# ${'x'.repeat(MAX_PASTED_KUBECONFIG_BYTES)}\n`;
     expect(() => validatePastedKubeconfig(big)).toThrow(/limit is 65536 bytes/);
   });
 

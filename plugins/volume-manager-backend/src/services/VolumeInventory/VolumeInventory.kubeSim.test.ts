@@ -6,8 +6,8 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import type { Volume, VolumesResponse } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
-import { createTestDatabases } from '../../testing/testDatabases';
-import { downClusterKubeconfig, startPluginBackend } from '../../testing/kubeSimBackend';
+import { createTestDatabases } from '../../__testUtils__/testDatabases';
+import { downClusterKubeconfig, startPluginBackend } from '../../__testUtils__/kubeSimBackend';
 
 jest.setTimeout(60_000);
 

@@ -39,16 +39,12 @@ export function toInventoryError(
 ): InventoryError {
   if (error instanceof KubernetesApiError) {
     const code = error.clusterStatusCode;
-    const errorType =
-      code === 403
-        ? 'RBAC_GAP'
-        : code === 401
-          ? 'UNAUTHORIZED'
-          : code === undefined
-            ? error.message.includes('did not answer in time')
-              ? 'TIMEOUT'
-              : 'CLUSTER_UNREACHABLE'
-            : 'UNKNOWN';
+    let errorType: InventoryError['errorType'] = 'UNKNOWN';
+    if (code === 403) errorType = 'RBAC_GAP';
+    else if (code === 401) errorType = 'UNAUTHORIZED';
+    else if (code === undefined) {
+      errorType = error.message.includes('did not answer in time') ? 'TIMEOUT' : 'CLUSTER_UNREACHABLE';
+    }
     return { cluster, namespace, errorType, message: error.message, statusCode: code };
   }
   return {

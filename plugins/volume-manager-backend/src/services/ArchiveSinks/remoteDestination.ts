@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
+import type { AdHocDestination } from '@nkvm/backstage-plugin-volume-manager-common';
 import { ArchiveSinkError, archiveRelativePath, type ArchiveTarget } from './types';
 
 export type RemoteDestinationType = 'ftp' | 'ftps' | 'scp' | 'rsync';
@@ -239,19 +240,8 @@ export function withLoggedRetry<T>(
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[?[0-9A-Fa-f:.]+\]?)$/;
 const USERNAME = /^[A-Za-z0-9._][A-Za-z0-9._@+-]*$/;
 
-/** The fields a destination is given with, from config or from a request. */
-export interface RemoteDestinationInput {
-  type: RemoteDestinationType;
-  host: string;
-  port?: number;
-  username: string;
-  password?: string;
-  privateKey?: string;
-  remoteDir: string;
-  hostKeySha256?: string;
-  tls?: { ca?: string; rejectUnauthorized?: boolean; implicit?: boolean };
-  keepLocalCopy?: boolean;
-}
+/** The fields a destination is given with, from config or from a request (the API's shape). */
+export type RemoteDestinationInput = AdHocDestination & { keepLocalCopy?: boolean };
 
 /**
  * Checks a destination and returns it normalized. Errors are InputErrors that name the field,

@@ -61,6 +61,28 @@ async function withBackupRig<T>(
   }
 }
 
+/** A throughput result: ours vs the baseline, both in MiB/s of PV data, higher is better. */
+function throughputResult(
+  bench: string,
+  value: number,
+  baseline: number,
+  minRatio: number,
+  target: string,
+  details: BenchResult['details'],
+): BenchResult {
+  const ratio = value / baseline;
+  return {
+    bench,
+    value: Number(value.toFixed(1)),
+    unit: 'MiB/s of PV data',
+    baseline: Number(baseline.toFixed(1)),
+    ratio: Number(ratio.toFixed(3)),
+    target,
+    pass: ratio >= minRatio,
+    details,
+  };
+}
+
 const tarBaseline = (dir: string) => timeCommand('sh', ['-c', `tar -czf - -C '${dir}' . > /dev/null`]);
 
 export const backupThroughput: Benchmark = {
@@ -75,18 +97,14 @@ export const backupThroughput: Benchmark = {
         theirs.push(await tarBaseline(rig.pvDir('mixed')));
         ours.push((await timeIt(() => rig.backup('mixed'))).seconds);
       }
-      const value = size / MiB / median(ours);
-      const baseline = size / MiB / median(theirs);
-      return {
-        bench: 'backup-throughput',
-        value: Number(value.toFixed(1)),
-        unit: 'MiB/s of PV data',
-        baseline: Number(baseline.toFixed(1)),
-        ratio: Number((value / baseline).toFixed(3)),
-        target: 'ratio >= 0.9',
-        pass: value / baseline >= 0.9,
-        details: { pvBytes: size, oursSeconds: ours.map(s => s.toFixed(2)).join(','), tarSeconds: theirs.map(s => s.toFixed(2)).join(',') },
-      };
+      return throughputResult(
+        'backup-throughput',
+        size / MiB / median(ours),
+        size / MiB / median(theirs),
+        0.9,
+        'ratio >= 0.9',
+        { pvBytes: size, oursSeconds: ours.map(s => s.toFixed(2)).join(','), tarSeconds: theirs.map(s => s.toFixed(2)).join(',') },
+      );
     });
   },
 };
@@ -100,18 +118,14 @@ export const backupParallel: Benchmark = {
     return withBackupRig(names.map(name => ({ name, bytes: size, compressibility: 0.5 })), async rig => {
       const one = await timeIt(() => rig.backup('p1'));
       const four = await timeIt(() => Promise.all(names.map(n => rig.backup(n))));
-      const value = (4 * size) / MiB / four.seconds;
-      const baseline = size / MiB / one.seconds;
-      return {
-        bench: 'backup-parallel',
-        value: Number(value.toFixed(1)),
-        unit: 'MiB/s of PV data',
-        baseline: Number(baseline.toFixed(1)),
-        ratio: Number((value / baseline).toFixed(3)),
-        target: 'ratio >= 1.7 (4 at once vs 1)',
-        pass: value / baseline >= 1.7,
-        details: { pvBytesEach: size, oneSeconds: one.seconds.toFixed(2), fourSeconds: four.seconds.toFixed(2) },
-      };
+      return throughputResult(
+        'backup-parallel',
+        (4 * size) / MiB / four.seconds,
+        size / MiB / one.seconds,
+        1.7,
+        'ratio >= 1.7 (4 at once vs 1)',
+        { pvBytesEach: size, oneSeconds: one.seconds.toFixed(2), fourSeconds: four.seconds.toFixed(2) },
+      );
     });
   },
 };
@@ -122,7 +136,6 @@ export const backupRss: Benchmark = {
   async run(): Promise<BenchResult> {
     const size = 2048 * MiB;
     return withBackupRig([{ name: 'big', bytes: size, compressibility: 0.2 }], async rig => {
-      // A first small run warms up modules and TLS, so the measurement is the stream alone.
       const { growthMb, value } = await peakRssGrowthMb(() => rig.backup('big'));
       return {
         bench: 'backup-rss',

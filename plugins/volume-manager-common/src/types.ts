@@ -224,3 +224,30 @@ export interface BackupListResponse {
   items: BackupItem[];
   nextCursor: string | null;
 }
+
+/**
+ * Filters of `GET /volumes`. All are optional; `entityRef` limits the inventory to the PVCs of
+ * one catalog entity.
+ *
+ * @public
+ */
+export interface VolumesQuery {
+  cluster?: string;
+  namespace?: string;
+  entityRef?: string;
+}
+
+/**
+ * Filters and paging of `GET /backups`.
+ *
+ * @public
+ */
+export interface BackupListQuery {
+  cluster?: string;
+  namespace?: string;
+  pvc?: string;
+  entityRef?: string;
+  status?: BackupStatus;
+  limit?: number;
+  cursor?: string;
+}

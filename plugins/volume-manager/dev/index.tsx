@@ -1,27 +1,11 @@
 import { createDevApp } from '@backstage/dev-utils';
-import type { Entity } from '@backstage/catalog-model';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import {
   EntityVolumeManagerContent,
   VolumeManagerPage,
   volumeManagerPlugin,
 } from '../src';
-
-// A demo entity with the same annotations as catalog/components.yaml. The dev app talks to the
-// real backend at backend.baseUrl (start it with `npm start` at the repository root).
-const paymentsApi: Entity = {
-  apiVersion: 'backstage.io/v1alpha1',
-  kind: 'Component',
-  metadata: {
-    name: 'payments-api',
-    namespace: 'default',
-    annotations: {
-      'backstage.io/kubernetes-id': 'payments-api',
-      'backstage.io/kubernetes-namespace': 'payments',
-    },
-  },
-  spec: { type: 'service', lifecycle: 'production', owner: 'team-payments' },
-};
+import { paymentsApiEntity as paymentsApi } from '../src/__fixtures__/fakeVolumeManagerApi';
 
 createDevApp()
   .registerPlugin(volumeManagerPlugin)

@@ -1,14 +1,17 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
+  BackupListQuery,
   BackupListResponse,
   BackupRun,
-  BackupStatus,
   ClusterSummary,
   ClustersResponse,
   CreateBackupRequest,
   DestinationsResponse,
+  VolumesQuery,
   VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
+
+export type { BackupListQuery, VolumesQuery };
 
 /**
  * Liveness of the volume-manager backend, as `GET /health` reports it.
@@ -17,33 +20,6 @@ import type {
  */
 export interface HealthResponse {
   status: string;
-}
-
-/**
- * Filters of `GET /volumes`. All are optional; `entityRef` limits the inventory to the PVCs of
- * one catalog entity.
- *
- * @public
- */
-export interface VolumesQuery {
-  cluster?: string;
-  namespace?: string;
-  entityRef?: string;
-}
-
-/**
- * Filters and paging of `GET /backups`.
- *
- * @public
- */
-export interface BackupListQuery {
-  cluster?: string;
-  namespace?: string;
-  pvc?: string;
-  entityRef?: string;
-  status?: BackupStatus;
-  limit?: number;
-  cursor?: string;
 }
 
 /**

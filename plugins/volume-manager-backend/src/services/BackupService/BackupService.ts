@@ -13,9 +13,9 @@ import {
   backupReadPermission,
   LOCAL_DESTINATION_ID,
   type BackupItem,
+  type BackupListQuery,
   type BackupListResponse,
   type BackupRun,
-  type BackupStatus,
   type CreateBackupRequest,
   type DestinationsResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
@@ -27,16 +27,6 @@ import { normalizeRemoteDestination, type RemoteDestination } from '../ArchiveSi
 import type { BackupWorker } from '../BackupWorker/BackupWorker';
 import { assertDns1123Namespace } from '../VolumeInventory/VolumeInventory';
 import { userRefOf, type VolumeQueryService } from '../VolumeInventory/VolumeQueryService';
-
-export interface HistoryQuery {
-  cluster?: string;
-  namespace?: string;
-  pvc?: string;
-  entityRef?: string;
-  status?: BackupStatus;
-  limit?: number;
-  cursor?: string;
-}
 
 export interface ArchiveFile {
   path: string;
@@ -165,7 +155,7 @@ export function createBackupService(options: {
       return this.getRun(runId, credentials);
     },
 
-    async listHistory(query: HistoryQuery, credentials: BackstageCredentials): Promise<BackupListResponse> {
+    async listHistory(query: BackupListQuery, credentials: BackstageCredentials): Promise<BackupListResponse> {
       let entityRefs: string[] | undefined;
       if (query.entityRef) {
         entityRefs = [await volumes.requireEntity(query.entityRef, backupReadPermission, credentials)];

@@ -18,18 +18,13 @@ import {
   volumeReadPermission,
   type Volume,
   type VolumeRef,
+  type VolumesQuery,
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import { entityMatcher, type EntityMatcher } from './entityMatch';
 import type { VolumeInventory } from './VolumeInventory';
 
 type EntityPermission = ResourcePermission<'catalog-entity'>;
-
-export interface VolumeQuery {
-  cluster?: string;
-  namespace?: string;
-  entityRef?: string;
-}
 
 /** The outcome of checking one permission for a set of entities. */
 export interface EntityAccess {
@@ -39,7 +34,7 @@ export interface EntityAccess {
 }
 
 export interface VolumeQueryService {
-  listVolumes(query: VolumeQuery, credentials: BackstageCredentials): Promise<VolumesResponse>;
+  listVolumes(query: VolumesQuery, credentials: BackstageCredentials): Promise<VolumesResponse>;
   /** Looks up PVCs of one cluster with their matched entities; InputError for missing ones. */
   findVolumes(cluster: string, refs: VolumeRef[], credentials: BackstageCredentials): Promise<Volume[]>;
   /** Checks an entity-scoped permission for these entities in one batch. */

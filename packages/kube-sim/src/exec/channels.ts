@@ -5,8 +5,9 @@
  *
  * Backpressure: every chunk handed to the transport is counted until the
  * transport confirms it was written to the socket. Above HIGH_WATER bytes in
- * flight the child's stdout/stderr pipes are paused (the child then blocks in
- * write(2) once the 64 KiB pipe buffer is full); they resume below LOW_WATER.
+ * flight the child's stdout FIFO and stderr pipe are no longer read (the child
+ * then blocks in write(2) once the pipe buffer is full); reading resumes below
+ * LOW_WATER.
  * For stdin, a full child pipe pauses reading from the client socket.
  */
 import type { Readable } from 'node:stream';
@@ -21,6 +22,9 @@ const envInt = (name: string, dflt: number) => {
 /** Output bytes in flight before the child's pipes are paused (env KUBE_SIM_EXEC_HIGH_WATER). */
 export const HIGH_WATER = envInt('KUBE_SIM_EXEC_HIGH_WATER', 256 * 1024);
 export const LOW_WATER = Math.min(64 * 1024, HIGH_WATER / 4);
+const STDOUT_READ_BYTES = 64 * 1024;
+/** Enough buffers to cover HIGH_WATER in flight plus the reads that overshoot it. */
+const STDOUT_POOL_SIZE = Math.ceil(HIGH_WATER / STDOUT_READ_BYTES) + 4;
 /**
  * After the client disconnects mid-command, its stdin is ended and its output
  * discarded (the next write gets EPIPE, as when a runtime's stream copier goes
@@ -81,7 +85,20 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
     return noop;
   }
 
-  const { child, kill } = spawnSandboxed(target, env);
+  // stdout is read into a small pool of buffers, each returned once the transport has written
+  // it: no allocation per read, however much the command prints.
+  const stdoutPool: Buffer[] = [];
+  let onStdout: (chunk: Buffer, release: () => void) => void = (_chunk, release) => release();
+  const { child, stdout, kill } = spawnSandboxed(target, env, {
+    buffer: () => stdoutPool.pop() ?? Buffer.allocUnsafeSlow(STDOUT_READ_BYTES),
+    callback: (length: number, buffer: Uint8Array) => {
+      const chunk = buffer as Buffer;
+      onStdout(chunk.subarray(0, length), () => {
+        if (stdoutPool.length < STDOUT_POOL_SIZE) stdoutPool.push(chunk);
+      });
+      return true;
+    },
+  });
   const outputs: Readable[] = [];
   let killed = false;
   const killTree = () => {
@@ -100,28 +117,45 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
   // ---- output with backpressure
   let inFlight = 0;
   let paused = false;
-  const pump = (src: Readable | null, stream: typeof STREAM_STDOUT | typeof STREAM_STDERR) => {
-    if (!src) return;
-    outputs.push(src);
-    src.on('data', (chunk: Buffer) => {
-      if (finished) return;
-      inFlight += chunk.length;
-      transport.send(stream, chunk, () => {
-        inFlight -= chunk.length;
-        if (paused && inFlight <= LOW_WATER) {
-          paused = false;
-          outputs.forEach(o => o.resume());
-        }
-      });
-      if (!paused && inFlight > HIGH_WATER) {
-        paused = true;
-        outputs.forEach(o => o.pause());
+  const send = (stream: typeof STREAM_STDOUT | typeof STREAM_STDERR, chunk: Buffer, release: () => void) => {
+    if (finished) {
+      release();
+      return;
+    }
+    inFlight += chunk.length;
+    transport.send(stream, chunk, () => {
+      inFlight -= chunk.length;
+      release();
+      if (paused && inFlight <= LOW_WATER) {
+        paused = false;
+        outputs.forEach(o => o.resume());
       }
     });
+    if (!paused && inFlight > HIGH_WATER) {
+      paused = true;
+      outputs.forEach(o => o.pause());
+    }
   };
-  pump(child.stdout, STREAM_STDOUT);
-  // With a TTY the runtime has a single output stream: stderr goes to stdout.
-  pump(child.stderr, target.tty ? STREAM_STDOUT : STREAM_STDERR);
+  const noRelease = () => {};
+  if (stdout) {
+    outputs.push(stdout);
+    onStdout = (chunk, release) => send(STREAM_STDOUT, chunk, release);
+  }
+  if (child.stderr) {
+    outputs.push(child.stderr);
+    // With a TTY the runtime has a single output stream: stderr goes to stdout.
+    const stream = target.tty ? STREAM_STDOUT : STREAM_STDERR;
+    child.stderr.on('data', (chunk: Buffer) => send(stream, chunk, noRelease));
+  }
+  // The process may exit before its output has been read from the FIFO: the status follows it.
+  const stdoutDrained = new Promise<void>(resolve => {
+    if (!stdout) resolve();
+    else {
+      stdout.once('close', () => resolve());
+      stdout.once('end', () => stdout.destroy());
+      stdout.on('error', () => stdout.destroy());
+    }
+  });
 
   // ---- stdin
   const stdin = child.stdin;
@@ -134,7 +168,7 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
   child.on('error', err => {
     finish(startFailureStatus(`exec: "${target.command[0]}": ${err.message}`));
   });
-  child.on('close', (code, signal) => {
+  child.on('close', (code, signal) => void stdoutDrained.then(() => {
     if (killed) {
       // the process tree was killed (pod deleted / deadline): like runc, 128+SIGKILL
       finish(exitCodeStatus(target.command, 137));
@@ -142,7 +176,7 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
     }
     const rc = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : 1);
     finish(rc === 0 ? successStatus() : exitCodeStatus(target.command, rc));
-  });
+  }));
 
   return {
     stdinData(data) {

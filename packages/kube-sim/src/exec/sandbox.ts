@@ -15,9 +15,12 @@
  * sets derived from securityContext.capabilities. The pid namespace makes the
  * process tree killable as a whole.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { ExecMount, ExecSecurityContext, ExecTarget } from './types';
 
 export const BWRAP = process.env.KUBE_SIM_BWRAP ?? 'bwrap';
@@ -250,16 +253,53 @@ export function sandboxEnv(target: ExecTarget): Record<string, string> {
 
 export interface SandboxedProcess {
   child: ChildProcess;
+  /**
+   * The command's stdout when it has one: a FIFO, as containerd gives a container's output to
+   * its shim, read into `stdoutReader`'s buffers rather than into a new buffer per read. It ends
+   * once every process holding the write end has exited.
+   */
+  stdout: Readable | null;
   /** SIGKILLs the whole process tree (the sandbox's pid namespace); false if it had already exited. */
   kill(): boolean;
 }
 
-export function spawnSandboxed(target: ExecTarget, env: Record<string, string>): SandboxedProcess {
-  const child = spawn(BWRAP, bwrapArgs(target), {
-    stdio: [target.stdin ? 'pipe' : 'ignore', target.stdout ? 'pipe' : 'ignore', target.stderr || target.tty ? 'pipe' : 'ignore'],
-    env,
-    detached: true, // own process group, so kill() can signal all of it
-  });
+/** A FIFO's read end as a socket reading with `onread`, and its write end for a child. */
+function outputFifo(onread: net.OnReadOpts): { reader: net.Socket; writeFd: number } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-sim-fifo-'));
+  try {
+    const fifo = path.join(dir, 'stdout');
+    const made = spawnSync('mkfifo', ['-m', '600', fifo]);
+    if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr?.toString().trim() || made.error?.message}`);
+    const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(fifo, constants.O_WRONLY); // a reader exists, so this does not block
+    // net.Socket takes `onread` (Node ≥ 12); @types/node lists it only for connect().
+    const reader = new net.Socket({ fd: readFd, readable: true, writable: false, allowHalfOpen: true, onread } as net.SocketConstructorOpts);
+    return { reader, writeFd };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function spawnSandboxed(
+  target: ExecTarget,
+  env: Record<string, string>,
+  stdoutReader?: net.OnReadOpts,
+): SandboxedProcess {
+  const fifo = target.stdout && stdoutReader ? outputFifo(stdoutReader) : undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn(BWRAP, bwrapArgs(target), {
+      stdio: [
+        target.stdin ? 'pipe' : 'ignore',
+        fifo ? fifo.writeFd : target.stdout ? 'pipe' : 'ignore',
+        target.stderr || target.tty ? 'pipe' : 'ignore',
+      ],
+      env,
+      detached: true, // own process group, so kill() can signal all of it
+    });
+  } finally {
+    if (fifo) closeSync(fifo.writeFd); // the child holds its own copy
+  }
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -273,7 +313,7 @@ export function spawnSandboxed(target: ExecTarget, env: Record<string, string>):
       return false; // already gone
     }
   };
-  return { child, kill };
+  return { child, stdout: fifo?.reader ?? child.stdout, kill };
 }
 
 /** Whether bubblewrap can run here (for a clear error instead of a spawn failure). */

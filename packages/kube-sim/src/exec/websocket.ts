@@ -61,10 +61,36 @@ export function handleWebSocketExec(req: http.IncomingMessage, socket: stream.Du
     );
     return;
   }
-  wsServer().handleUpgrade(req, socket, head, ws => runOverWebSocket(ws, protocol || 'channel.k8s.io', target));
+  wsServer().handleUpgrade(req, socket, head, ws => runOverWebSocket(ws, socket, protocol || 'channel.k8s.io', target));
 }
 
-function runOverWebSocket(ws: WebSocket, protocol: string, target: ExecTarget): void {
+/**
+ * The header of an unmasked, unfragmented binary frame (RFC 6455 §5.2) whose payload is the
+ * channel byte followed by `length` bytes of data. Writing it and the data separately spares a
+ * copy of every output chunk.
+ */
+export function binaryFrameHeader(channel: number, length: number): Buffer {
+  const payload = length + 1;
+  let header: Buffer;
+  if (payload < 126) {
+    header = Buffer.allocUnsafe(3);
+    header[1] = payload;
+  } else if (payload < 65536) {
+    header = Buffer.allocUnsafe(5);
+    header[1] = 126;
+    header.writeUInt16BE(payload, 2);
+  } else {
+    header = Buffer.allocUnsafe(11);
+    header[1] = 127;
+    header.writeUInt32BE(Math.floor(payload / 2 ** 32), 2);
+    header.writeUInt32BE(payload >>> 0, 6);
+  }
+  header[0] = 0x82; // FIN + binary
+  header[header.length - 1] = channel;
+  return header;
+}
+
+function runOverWebSocket(ws: WebSocket, socket: stream.Duplex, protocol: string, target: ExecTarget): void {
   const v5 = protocol === 'v5.channel.k8s.io';
   const jsonStatus = v5 || protocol === 'v4.channel.k8s.io';
   let closed = false;
@@ -76,10 +102,10 @@ function runOverWebSocket(ws: WebSocket, protocol: string, target: ExecTarget): 
         done();
         return;
       }
-      const frame = Buffer.allocUnsafe(data.length + 1);
-      frame[0] = streamId;
-      data.copy(frame, 1);
-      ws.send(frame, { binary: true }, () => done());
+      socket.cork();
+      socket.write(binaryFrameHeader(streamId, data.length));
+      socket.write(data, () => done());
+      socket.uncork();
     },
     finish(status: ExecStatus) {
       finished = true;

@@ -9,6 +9,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   describeKubernetesError,
@@ -47,8 +49,22 @@ export interface ClusterClient {
     options?: { signal?: AbortSignal },
   ): Promise<T>;
   request<T>(path: string, context: KubernetesCallContext, options?: RequestOptions): Promise<T>;
-  /** The KubeConfig behind this client, for streaming calls (exec). */
+  /** The KubeConfig behind this client. */
   readonly kubeConfig: KubeConfig;
+  /**
+   * A new connection to the API server for an HTTP/1.1 upgrade (exec), reading into
+   * `onread`'s buffer instead of allocating one per read. Resolves once the connection (and
+   * TLS) is established, with the request target and the credential headers to send.
+   */
+  openUpgradeSocket(onread: net.OnReadOpts): Promise<UpgradeSocket>;
+}
+
+export interface UpgradeSocket {
+  socket: net.Socket;
+  /** The API server URL (its path is the prefix for API paths). */
+  url: URL;
+  /** Authorization and other headers the kubeconfig requires. */
+  headers: http.OutgoingHttpHeaders;
 }
 
 interface Connection {
@@ -56,6 +72,8 @@ interface Connection {
   transport: typeof http | typeof https;
   agent: http.Agent;
   headers: http.OutgoingHttpHeaders;
+  /** TLS settings for connections made outside the agent; undefined for http:// servers. */
+  tls?: tls.ConnectionOptions;
 }
 
 async function connect(kc: KubeConfig): Promise<Connection> {
@@ -78,7 +96,22 @@ async function connect(kc: KubeConfig): Promise<Connection> {
     url,
     transport: isHttp ? http : https,
     agent: isHttp ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : new https.Agent(agentOptions),
-    headers: { ...(options.headers as http.OutgoingHttpHeaders | undefined) },
+    headers: {
+      ...(options.headers as http.OutgoingHttpHeaders | undefined),
+      ...(options.auth && { Authorization: `Basic ${Buffer.from(options.auth).toString('base64')}` }),
+    },
+    tls: isHttp
+      ? undefined
+      : {
+          ca: options.ca,
+          cert: options.cert,
+          key: options.key,
+          pfx: options.pfx,
+          passphrase: options.passphrase,
+          rejectUnauthorized: options.rejectUnauthorized,
+          // SNI takes host names only; an IP address is verified against the certificate's IP SANs.
+          servername: options.servername ?? (net.isIP(url.hostname) ? undefined : url.hostname),
+        },
   };
 }
 
@@ -179,10 +212,31 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
     });
   }
 
+  async function openUpgradeSocket(onread: net.OnReadOpts): Promise<UpgradeSocket> {
+    const conn = await getConnection();
+    const port = Number(conn.url.port) || (conn.tls ? 443 : 80);
+    const host = conn.url.hostname.replace(/^\[(.*)\]$/, '$1');
+    return new Promise<UpgradeSocket>((resolve, reject) => {
+      const socket = conn.tls
+        ? // TLSSocket passes `onread` on to net.Socket (lib/_tls_wrap.js); @types/node omits it.
+          tls.connect({ ...conn.tls, host, port, onread } as tls.ConnectionOptions)
+        : net.connect({ host, port, onread });
+      socket.setNoDelay(true);
+      const onError = (error: Error) =>
+        reject(new Error(`Cluster '${cluster}' is unreachable at ${conn.url.origin}: ${error.message}`));
+      socket.once('error', onError);
+      socket.once(conn.tls ? 'secureConnect' : 'connect', () => {
+        socket.off('error', onError);
+        resolve({ socket, url: conn.url, headers: conn.headers });
+      });
+    });
+  }
+
   return {
     cluster,
     kubeConfig,
     request,
+    openUpgradeSocket,
     async list<T>(resource: KubernetesResource, options: ListOptions = {}): Promise<T[]> {
       const items: T[] = [];
       let continueToken: string | undefined;

@@ -1,0 +1,162 @@
+/*
+ * The exec client against a plain `ws` server standing in for an API server, for what kube-sim
+ * never does on its own: fragmented messages, pings, odd protocols and rejected upgrades. The
+ * happy path against kube-sim's real exec is covered by the backup tests.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createClusterClient } from './ClusterClient';
+import { execStream, ExecFailedError } from './execStream';
+import { KubernetesApiError } from './errors';
+
+type Handler = (ws: WebSocket, req: http.IncomingMessage) => void;
+
+async function fakeApiServer(options: { onExec?: Handler; reject?: { code: number; body: string }; protocol?: string }) {
+  const server = http.createServer();
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: protocols => options.protocol ?? [...protocols][0],
+  });
+  const requests: http.IncomingMessage[] = [];
+  server.on('upgrade', (req, socket, head) => {
+    requests.push(req);
+    if (options.reject) {
+      const { code, body } = options.reject;
+      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, ws => options.onExec?.(ws, req));
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'secret-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'u' }],
+    currentContext: 'fake',
+  });
+  return {
+    client: createClusterClient('fake', kc),
+    requests,
+    close: () => new Promise(resolve => server.close(resolve)),
+  };
+}
+
+const status = (s: object) => Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(s))]);
+
+function collector() {
+  const chunks: Buffer[] = [];
+  const destination = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _e, cb) {
+      chunks.push(Buffer.from(chunk));
+      setTimeout(cb, 1); // a slowish sink, so the socket gets paused
+    },
+  });
+  return { destination, bytes: () => Buffer.concat(chunks) };
+}
+
+const base = { namespace: 'ns', pod: 'helper', container: 'tar', command: ['tar', '-czf', '-', '.'], idleTimeoutMs: 10_000, deadlineMs: 30_000 };
+
+describe('execStream', () => {
+  let close: (() => Promise<unknown>) | undefined;
+  afterEach(async () => {
+    await close?.();
+    close = undefined;
+  });
+
+  it('streams fragmented stdout through pings, answers them, and succeeds on a Success status', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    let pongs = 0;
+    const fake = await fakeApiServer({
+      onExec: ws => {
+        ws.on('pong', () => pongs++);
+        ws.send(Buffer.from([1]));
+        for (let offset = 0; offset < data.length; offset += 100_000) {
+          const part = data.subarray(offset, offset + 100_000);
+          // each part is one message sent as two fragments, with a ping in between
+          ws.send(Buffer.concat([Buffer.from([1]), part.subarray(0, 1000)]), { fin: false });
+          ws.ping('are you there');
+          ws.send(part.subarray(1000), { fin: true });
+        }
+        ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('tar: removing leading /\n')]));
+        ws.send(status({ metadata: {}, status: 'Success' }), () => ws.close(1000));
+      },
+    });
+    close = fake.close;
+    const sink = collector();
+    const hashed: number[] = [];
+    const result = await execStream(fake.client, { ...base, destination: sink.destination, onChunk: c => hashed.push(c.length) });
+    await new Promise(resolve => sink.destination.end(resolve));
+    expect(sink.bytes().equals(data)).toBe(true);
+    expect(hashed.reduce((a, b) => a + b, 0)).toBe(data.length);
+    expect(result.stderr).toContain('removing leading');
+    expect(pongs).toBeGreaterThan(0);
+    const req = fake.requests[0];
+    expect(req.headers.authorization).toBe('Bearer secret-token');
+    expect(req.url).toBe('/api/v1/namespaces/ns/pods/helper/exec?command=tar&command=-czf&command=-&command=.&container=tar&stdout=true&stderr=true');
+    expect(req.headers['sec-websocket-protocol']).toBe('v5.channel.k8s.io, v4.channel.k8s.io');
+  });
+
+  it('fails with the exit code and stderr on a NonZeroExitCode status', async () => {
+    const fake = await fakeApiServer({
+      onExec: ws => {
+        ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('tar: /data: Cannot open')]));
+        ws.send(
+          status({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '2' }] } }),
+          () => ws.close(1000),
+        );
+      },
+    });
+    close = fake.close;
+    const error = await execStream(fake.client, { ...base, destination: collector().destination }).catch(e => e);
+    expect(error).toBeInstanceOf(ExecFailedError);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toMatch(/exited with code 2: tar: \/data: Cannot open/);
+  });
+
+  it('fails when the stream closes without a status, however much arrived', async () => {
+    const fake = await fakeApiServer({
+      onExec: ws => ws.send(Buffer.concat([Buffer.from([1]), randomBytes(50_000)]), () => ws.terminate()),
+    });
+    close = fake.close;
+    await expect(execStream(fake.client, { ...base, destination: collector().destination })).rejects.toThrow(
+      /closed without an exit status/,
+    );
+  });
+
+  it('refuses a protocol without an exit status channel', async () => {
+    const fake = await fakeApiServer({ protocol: 'channel.k8s.io', onExec: () => {} });
+    close = fake.close;
+    await expect(execStream(fake.client, { ...base, destination: collector().destination })).rejects.toThrow(
+      /chose exec protocol 'channel.k8s.io'/,
+    );
+  });
+
+  it.each([
+    [403, /RBAC gap: .* may not create pods\/exec in namespace 'ns'/],
+    [404, /pods "helper" not found/],
+  ])('turns a %i upgrade response into a KubernetesApiError with the cluster\'s message', async (code, message) => {
+    const body = JSON.stringify({ kind: 'Status', status: 'Failure', message: 'pods "helper" not found', code });
+    const fake = await fakeApiServer({ reject: { code, body } });
+    close = fake.close;
+    const error = await execStream(fake.client, { ...base, destination: collector().destination }).catch(e => e);
+    expect(error).toBeInstanceOf(KubernetesApiError);
+    expect(error.clusterStatusCode).toBe(code);
+    expect(error.message).toMatch(message);
+  });
+
+  it('stops at once when aborted', async () => {
+    const fake = await fakeApiServer({ onExec: ws => ws.send(Buffer.from([1])) });
+    close = fake.close;
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    await expect(
+      execStream(fake.client, { ...base, destination: collector().destination, signal: controller.signal }),
+    ).rejects.toThrow(/cancelled/);
+  });
+});

@@ -84,7 +84,8 @@ export async function timeIt<T>(fn: () => Promise<T>): Promise<{ seconds: number
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs a command, discarding stdout, and resolves with its wall time. */

@@ -67,6 +67,8 @@ export interface UpgradeSocket {
   headers: http.OutgoingHttpHeaders;
 }
 
+const UPGRADE_CONNECT_TIMEOUT_MS = 30_000;
+
 interface Connection {
   url: URL;
   transport: typeof http | typeof https;
@@ -222,10 +224,14 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
           tls.connect({ ...conn.tls, host, port, onread } as tls.ConnectionOptions)
         : net.connect({ host, port, onread });
       socket.setNoDelay(true);
+      socket.setTimeout(UPGRADE_CONNECT_TIMEOUT_MS, () =>
+        socket.destroy(new Error(`no connection within ${UPGRADE_CONNECT_TIMEOUT_MS / 1000}s`)),
+      );
       const onError = (error: Error) =>
         reject(new Error(`Cluster '${cluster}' is unreachable at ${conn.url.origin}: ${error.message}`));
       socket.once('error', onError);
       socket.once(conn.tls ? 'secureConnect' : 'connect', () => {
+        socket.setTimeout(0);
         socket.off('error', onError);
         resolve({ socket, url: conn.url, headers: conn.headers });
       });

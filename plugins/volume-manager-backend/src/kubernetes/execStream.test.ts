@@ -150,6 +150,19 @@ describe('execStream', () => {
     expect(error.message).toMatch(message);
   });
 
+  it('reports an unreachable API server as a KubernetesApiError', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'down', server: 'http://127.0.0.1:1', skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'down', cluster: 'down', user: 'u' }],
+      currentContext: 'down',
+    });
+    const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination }).catch(e => e);
+    expect(error).toBeInstanceOf(KubernetesApiError);
+    expect(error.message).toMatch(/Cluster 'down' is unreachable at http:\/\/127.0.0.1:1/);
+  });
+
   it('stops at once when aborted', async () => {
     const fake = await fakeApiServer({ onExec: ws => ws.send(Buffer.from([1])) });
     close = fake.close;

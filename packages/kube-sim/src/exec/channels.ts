@@ -5,14 +5,14 @@
  *
  * Backpressure: every chunk handed to the transport is counted until the
  * transport confirms it was written to the socket. Above HIGH_WATER bytes in
- * flight the child's stdout FIFO and stderr pipe are no longer read (the child
+ * flight the child's stdout and stderr are no longer read (the child
  * then blocks in write(2) once the pipe buffer is full); reading resumes below
  * LOW_WATER.
  * For stdin, a full child pipe pauses reading from the client socket.
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { ExecStatus, exitCodeStatus, internalErrorStatus, startFailureStatus, successStatus } from './status';
-import { checkCommand, checkMounts, sandboxAvailable, sandboxEnv, spawnSandboxed } from './sandbox';
+import { checkCommand, checkMounts, outputSocketPair, sandboxAvailable, sandboxEnv, spawnSandboxed, type SandboxedProcess } from './sandbox';
 import type { ExecTarget } from './types';
 
 const envInt = (name: string, dflt: number) => {
@@ -89,7 +89,7 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
   // it: no allocation per read, however much the command prints.
   const stdoutPool: Buffer[] = [];
   let onStdout: (chunk: Buffer, release: () => void) => void = (_chunk, release) => release();
-  const { child, stdout, kill } = spawnSandboxed(target, env, {
+  const stdoutReader = {
     buffer: () => stdoutPool.pop() ?? Buffer.allocUnsafeSlow(STDOUT_READ_BYTES),
     callback: (length: number, buffer: Uint8Array) => {
       const chunk = buffer as Buffer;
@@ -98,103 +98,138 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
       });
       return true;
     },
-  });
-  const outputs: Readable[] = [];
-  let killed = false;
-  const killTree = () => {
-    if (!kill()) return;
-    killed = true;
-    // Output still queued behind a stalled client must not hold up the final
-    // Status: give it a moment, then drop it.
-    setTimeout(() => outputs.forEach(o => o.destroy()), 2000).unref();
   };
-  try {
-    target.onProcess?.(killTree);
-  } catch {
-    // the caller's bookkeeping failed; the process still runs
-  }
 
-  // ---- output with backpressure
-  let inFlight = 0;
-  let paused = false;
-  const send = (stream: typeof STREAM_STDOUT | typeof STREAM_STDERR, chunk: Buffer, release: () => void) => {
-    if (finished) {
-      release();
-      return;
+  // Until the process has started (its stdout socket pair takes a moment), stdin is queued.
+  let stdin: Writable | null = null;
+  const pendingStdin: Buffer[] = [];
+  let pendingEnd = false;
+  let lost = false;
+  let onLost = () => {};
+
+  const run = (sandboxed: SandboxedProcess) => {
+    const { child, stdout, kill } = sandboxed;
+    const outputs: Readable[] = [];
+    let killed = false;
+    const killTree = () => {
+      if (!kill()) return;
+      killed = true;
+      // Output still queued behind a stalled client must not hold up the final
+      // Status: give it a moment, then drop it.
+      setTimeout(() => outputs.forEach(o => o.destroy()), 2000).unref();
+    };
+    try {
+      target.onProcess?.(killTree);
+    } catch {
+      // the caller's bookkeeping failed; the process still runs
     }
-    inFlight += chunk.length;
-    transport.send(stream, chunk, () => {
-      inFlight -= chunk.length;
-      release();
-      if (paused && inFlight <= LOW_WATER) {
-        paused = false;
-        outputs.forEach(o => o.resume());
+
+    // ---- output with backpressure
+    let inFlight = 0;
+    let paused = false;
+    const send = (stream: typeof STREAM_STDOUT | typeof STREAM_STDERR, chunk: Buffer, release: () => void) => {
+      if (finished) {
+        release();
+        return;
+      }
+      inFlight += chunk.length;
+      transport.send(stream, chunk, () => {
+        inFlight -= chunk.length;
+        release();
+        if (paused && inFlight <= LOW_WATER) {
+          paused = false;
+          outputs.forEach(o => o.resume());
+        }
+      });
+      if (!paused && inFlight > HIGH_WATER) {
+        paused = true;
+        outputs.forEach(o => o.pause());
+      }
+    };
+    if (stdout) {
+      outputs.push(stdout);
+      onStdout = (chunk, release) => send(STREAM_STDOUT, chunk, release);
+    }
+    if (child.stderr) {
+      outputs.push(child.stderr);
+      // With a TTY the runtime has a single output stream: stderr goes to stdout.
+      const stream = target.tty ? STREAM_STDOUT : STREAM_STDERR;
+      child.stderr.on('data', (chunk: Buffer) => send(stream, chunk, () => {}));
+    }
+    // The process may exit before its output has been read: the status follows the output.
+    const stdoutDrained = new Promise<void>(resolve => {
+      if (!stdout) resolve();
+      else {
+        stdout.once('close', () => resolve());
+        stdout.once('end', () => stdout.destroy());
+        stdout.on('error', () => stdout.destroy());
       }
     });
-    if (!paused && inFlight > HIGH_WATER) {
-      paused = true;
-      outputs.forEach(o => o.pause());
-    }
-  };
-  const noRelease = () => {};
-  if (stdout) {
-    outputs.push(stdout);
-    onStdout = (chunk, release) => send(STREAM_STDOUT, chunk, release);
-  }
-  if (child.stderr) {
-    outputs.push(child.stderr);
-    // With a TTY the runtime has a single output stream: stderr goes to stdout.
-    const stream = target.tty ? STREAM_STDOUT : STREAM_STDERR;
-    child.stderr.on('data', (chunk: Buffer) => send(stream, chunk, noRelease));
-  }
-  // The process may exit before its output has been read from the FIFO: the status follows it.
-  const stdoutDrained = new Promise<void>(resolve => {
-    if (!stdout) resolve();
-    else {
-      stdout.once('close', () => resolve());
-      stdout.once('end', () => stdout.destroy());
-      stdout.on('error', () => stdout.destroy());
-    }
-  });
 
-  // ---- stdin
-  const stdin = child.stdin;
-  stdin?.on('error', () => {
-    // EPIPE when the command exits without reading all of its input
-  });
-  stdin?.on('drain', () => transport.resumeInput());
+    // ---- stdin
+    stdin = child.stdin;
+    stdin?.on('error', () => {
+      // EPIPE when the command exits without reading all of its input
+    });
+    stdin?.on('drain', () => transport.resumeInput());
+    for (const data of pendingStdin.splice(0)) session.stdinData(data);
+    if (pendingEnd) session.stdinEnd();
 
-  // ---- completion
-  child.on('error', err => {
-    finish(startFailureStatus(`exec: "${target.command[0]}": ${err.message}`));
-  });
-  child.on('close', (code, signal) => void stdoutDrained.then(() => {
-    if (killed) {
-      // the process tree was killed (pod deleted / deadline): like runc, 128+SIGKILL
-      finish(exitCodeStatus(target.command, 137));
-      return;
-    }
-    const rc = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : 1);
-    finish(rc === 0 ? successStatus() : exitCodeStatus(target.command, rc));
-  }));
+    // ---- completion
+    child.on('error', err => {
+      finish(startFailureStatus(`exec: "${target.command[0]}": ${err.message}`));
+    });
+    child.on('close', (code, signal) => void stdoutDrained.then(() => {
+      if (killed) {
+        // the process tree was killed (pod deleted / deadline): like runc, 128+SIGKILL
+        finish(exitCodeStatus(target.command, 137));
+        return;
+      }
+      const rc = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : 1);
+      finish(rc === 0 ? successStatus() : exitCodeStatus(target.command, rc));
+    }));
 
-  return {
-    stdinData(data) {
-      if (!stdin || stdin.destroyed || stdin.writableEnded) return;
-      if (!stdin.write(data)) transport.pauseInput();
-    },
-    stdinEnd() {
-      if (stdin && !stdin.writableEnded) stdin.end();
-    },
-    connectionLost() {
-      if (finished) return;
-      finished = true;
-      if (stdin && !stdin.writableEnded) stdin.end();
+    onLost = () => {
       for (const o of outputs) o.destroy();
       // Nobody is listening any more: do not leak the command.
       const timer = setTimeout(killTree, orphanGraceMs());
       timer.unref();
       child.once('exit', () => clearTimeout(timer));
+    };
+  };
+
+  const session: ExecSession = {
+    stdinData(data) {
+      if (!stdin) {
+        if (!pendingEnd) pendingStdin.push(Buffer.from(data));
+        return;
+      }
+      if (stdin.destroyed || stdin.writableEnded) return;
+      if (!stdin.write(data)) transport.pauseInput();
+    },
+    stdinEnd() {
+      if (!stdin) pendingEnd = true;
+      else if (!stdin.writableEnded) stdin.end();
+    },
+    connectionLost() {
+      if (finished) return;
+      finished = true;
+      lost = true;
+      if (stdin && !stdin.writableEnded) stdin.end();
+      onLost();
     },
   };
+
+  (target.stdout ? outputSocketPair(stdoutReader) : Promise.resolve(undefined)).then(
+    output => {
+      if (lost) {
+        output?.reader.destroy();
+        output?.writer.destroy();
+        return;
+      }
+      run(spawnSandboxed(target, env, output));
+    },
+    error => finish(internalErrorStatus(`kube-sim: cannot create the stdout socket pair: ${(error as Error).message}`)),
+  );
+  return session;
 }

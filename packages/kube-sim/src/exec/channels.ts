@@ -107,6 +107,28 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
   let lost = false;
   let onLost = () => {};
 
+  const session: ExecSession = {
+    stdinData(data) {
+      if (!stdin) {
+        if (!pendingEnd) pendingStdin.push(Buffer.from(data));
+        return;
+      }
+      if (stdin.destroyed || stdin.writableEnded) return;
+      if (!stdin.write(data)) transport.pauseInput();
+    },
+    stdinEnd() {
+      if (!stdin) pendingEnd = true;
+      else if (!stdin.writableEnded) stdin.end();
+    },
+    connectionLost() {
+      if (finished) return;
+      finished = true;
+      lost = true;
+      if (stdin && !stdin.writableEnded) stdin.end();
+      onLost();
+    },
+  };
+
   const run = (sandboxed: SandboxedProcess) => {
     const { child, stdout, kill } = sandboxed;
     const outputs: Readable[] = [];
@@ -196,28 +218,6 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
       timer.unref();
       child.once('exit', () => clearTimeout(timer));
     };
-  };
-
-  const session: ExecSession = {
-    stdinData(data) {
-      if (!stdin) {
-        if (!pendingEnd) pendingStdin.push(Buffer.from(data));
-        return;
-      }
-      if (stdin.destroyed || stdin.writableEnded) return;
-      if (!stdin.write(data)) transport.pauseInput();
-    },
-    stdinEnd() {
-      if (!stdin) pendingEnd = true;
-      else if (!stdin.writableEnded) stdin.end();
-    },
-    connectionLost() {
-      if (finished) return;
-      finished = true;
-      lost = true;
-      if (stdin && !stdin.writableEnded) stdin.end();
-      onLost();
-    },
   };
 
   (target.stdout ? outputSocketPair(stdoutReader) : Promise.resolve(undefined)).then(

@@ -292,14 +292,12 @@ export function spawnSandboxed(
   env: Record<string, string>,
   output?: { reader: net.Socket; writer: net.Socket },
 ): SandboxedProcess {
+  let stdout: net.Socket | 'pipe' | 'ignore' = target.stdout ? 'pipe' : 'ignore';
+  if (output) stdout = output.writer;
   let child: ChildProcess;
   try {
     child = spawn(BWRAP, bwrapArgs(target), {
-      stdio: [
-        target.stdin ? 'pipe' : 'ignore',
-        output ? output.writer : target.stdout ? 'pipe' : 'ignore',
-        target.stderr || target.tty ? 'pipe' : 'ignore',
-      ],
+      stdio: [target.stdin ? 'pipe' : 'ignore', stdout, target.stderr || target.tty ? 'pipe' : 'ignore'],
       env,
       detached: true, // own process group, so kill() can signal all of it
     });

@@ -168,6 +168,7 @@ export async function execStream(
   let stderrTail = '';
   let status: V1Status | undefined;
   let paused = false;
+  let settled = false;
   let lastData = Date.now();
 
   // ---- stdout into blocks, with backpressure
@@ -263,7 +264,6 @@ export async function execStream(
   let head = '';
   let upgraded = false;
   let rejection: { statusCode: number; body: string; contentLength: number } | undefined;
-  let settled = false;
   const handshakeFailure = (statusCode: number, body: string) => {
     const parsed = statusFromBody(body);
     const message =

@@ -86,7 +86,9 @@ export class WebSocketFrameReader {
     if (this.headerLength < 2) return undefined;
     const len7 = this.header[1] & 0x7f;
     const masked = (this.header[1] & 0x80) !== 0;
-    const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+    let extended = 0;
+    if (len7 === 126) extended = 2;
+    else if (len7 === 127) extended = 8;
     return 2 + extended + (masked ? 4 : 0);
   }
 

@@ -102,6 +102,34 @@ describe('execStream', () => {
     expect(req.headers['sec-websocket-protocol']).toBe('v5.channel.k8s.io, v4.channel.k8s.io');
   });
 
+  it('stops reading while the destination is full, so a slow sink does not buffer the stream', async () => {
+    const data = randomBytes(16 * 1024 * 1024);
+    const fake = await fakeApiServer({
+      onExec: ws => {
+        for (let offset = 0; offset < data.length; offset += 64 * 1024) {
+          ws.send(Buffer.concat([Buffer.from([1]), data.subarray(offset, offset + 64 * 1024)]));
+        }
+        ws.send(status({ status: 'Success' }), () => ws.close(1000));
+      },
+    });
+    close = fake.close;
+    let received = 0;
+    let maxBuffered = 0;
+    const destination = new Writable({
+      highWaterMark: 256 * 1024,
+      write(chunk: Buffer, _e, cb) {
+        received += chunk.length;
+        maxBuffered = Math.max(maxBuffered, destination.writableLength);
+        setTimeout(cb, 2); // about 100 MB/s at most, far slower than loopback
+      },
+    });
+    await execStream(fake.client, { ...base, destination });
+    await new Promise(resolve => destination.end(resolve));
+    expect(received).toBe(data.length);
+    // without backpressure nearly all 16 MiB would queue in the destination
+    expect(maxBuffered).toBeLessThan(2 * 1024 * 1024);
+  });
+
   it('fails with the exit code and stderr on a NonZeroExitCode status', async () => {
     const fake = await fakeApiServer({
       onExec: ws => {

@@ -12,12 +12,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
-import {
-  describeKubernetesError,
-  KubernetesApiError,
-  type KubernetesCallContext,
-  type KubernetesStatus,
-} from './errors';
+import { KubernetesApiError, kubernetesErrorFromResponse, type KubernetesCallContext } from './errors';
 import { resourcePath, type KubernetesResource } from './resources';
 
 export interface ListOptions {
@@ -169,28 +164,15 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const statusCode = res.statusCode ?? 0;
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = undefined;
-            }
-            if (statusCode >= 200 && statusCode < 300) {
-              resolve(parsed as T);
+            if (statusCode < 200 || statusCode >= 300) {
+              reject(kubernetesErrorFromResponse(cluster, statusCode, context, text));
               return;
             }
-            const status = (parsed && typeof parsed === 'object' ? parsed : undefined) as
-              | KubernetesStatus
-              | undefined;
-            reject(
-              new KubernetesApiError(
-                cluster,
-                statusCode,
-                context,
-                status,
-                describeKubernetesError(cluster, statusCode, context, status ?? { message: text.slice(0, 200) }),
-              ),
-            );
+            try {
+              resolve((text ? JSON.parse(text) : undefined) as T);
+            } catch {
+              resolve(undefined as T);
+            }
           });
         },
       );

@@ -13,7 +13,7 @@ import {
 
 /** What the backend was doing when the cluster refused: used to name the RBAC gap. */
 export interface KubernetesCallContext {
-  verb: 'get' | 'list' | 'watch' | 'create' | 'delete' | 'patch' | 'create (exec)';
+  verb: 'get' | 'list' | 'watch' | 'create' | 'delete' | 'patch';
   resource: string;
   namespace?: string;
   name?: string;
@@ -60,7 +60,7 @@ export function describeRbacGap(cluster: string, context: KubernetesCallContext)
   );
 }
 
-export function describeKubernetesError(
+function describeKubernetesError(
   cluster: string,
   statusCode: number | undefined,
   context: KubernetesCallContext,
@@ -73,6 +73,31 @@ export function describeKubernetesError(
   const what = `${context.verb} ${context.resource}${context.name ? ` '${context.name}'` : ''} ${scope(context)}`;
   const detail = status?.message ?? (statusCode ? `HTTP ${statusCode}` : 'no response');
   return `Cluster '${cluster}' failed to ${what}: ${detail}`;
+}
+
+/**
+ * The error for a non-2xx answer, from its body: the cluster's `Status` when the body holds one
+ * (chunked bodies included), else the start of the text.
+ */
+export function kubernetesErrorFromResponse(
+  cluster: string,
+  statusCode: number,
+  context: KubernetesCallContext,
+  body: string,
+): KubernetesApiError {
+  let status: KubernetesStatus | undefined;
+  const start = body.indexOf('{');
+  const end = body.lastIndexOf('}');
+  if (start >= 0 && end > start) {
+    try {
+      const parsed: unknown = JSON.parse(body.slice(start, end + 1));
+      if (parsed && typeof parsed === 'object') status = parsed as KubernetesStatus;
+    } catch {
+      // not JSON: the text itself is the message
+    }
+  }
+  const message = describeKubernetesError(cluster, statusCode, context, status ?? { message: body.trim().slice(0, 200) || undefined });
+  return new KubernetesApiError(cluster, statusCode, context, status, message);
 }
 
 /*

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { V1Status } from '@kubernetes/client-node';
 import type { ClusterClient, UpgradeSocket } from './ClusterClient';
-import { describeKubernetesError, KubernetesApiError, type KubernetesCallContext } from './errors';
+import { KubernetesApiError, kubernetesErrorFromResponse, type KubernetesCallContext } from './errors';
 import {
   encodeClientFrame,
   OPCODE_BINARY,
@@ -125,25 +125,13 @@ function parseResponseHead(text: string): ResponseHead {
   return { statusCode: Number(match[1]), headers };
 }
 
-/** The Kubernetes Status in an error body, whatever its transfer encoding. */
-function statusFromBody(body: string): { message?: string; reason?: string } | undefined {
-  const start = body.indexOf('{');
-  const end = body.lastIndexOf('}');
-  if (start < 0 || end < start) return undefined;
-  try {
-    return JSON.parse(body.slice(start, end + 1));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Streams a command's stdout to `destination` and resolves when it exited with status 0. */
 export async function execStream(
   client: ClusterClient,
   options: ExecStreamOptions,
 ): Promise<ExecStreamResult> {
   const context: KubernetesCallContext = {
-    verb: 'create (exec)',
+    verb: 'create',
     resource: 'pods/exec',
     namespace: options.namespace,
     name: options.pod,
@@ -264,14 +252,8 @@ export async function execStream(
   let head = '';
   let upgraded = false;
   let rejection: { statusCode: number; body: string; contentLength: number } | undefined;
-  const handshakeFailure = (statusCode: number, body: string) => {
-    const parsed = statusFromBody(body);
-    const message =
-      statusCode === 403
-        ? `RBAC gap: the volume-manager backend's identity on cluster '${client.cluster}' may not create pods/exec in namespace '${options.namespace}'`
-        : describeKubernetesError(client.cluster, statusCode, context, parsed ?? { message: body.trim().slice(0, 200) || undefined });
-    return new KubernetesApiError(client.cluster, statusCode, context, parsed, message);
-  };
+  const handshakeFailure = (statusCode: number, body: string) =>
+    kubernetesErrorFromResponse(client.cluster, statusCode, context, body);
 
   await new Promise<void>((resolve, reject) => {
     const started = Date.now();

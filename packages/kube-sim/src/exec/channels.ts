@@ -129,8 +129,7 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
     },
   };
 
-  const run = (sandboxed: SandboxedProcess) => {
-    const { child, stdout, kill } = sandboxed;
+  const run = ({ child, kill }: SandboxedProcess, stdout: Readable | undefined) => {
     const outputs: Readable[] = [];
     let killed = false;
     const killTree = () => {
@@ -227,7 +226,7 @@ export function startExecSession(target: ExecTarget, transport: ExecTransport): 
         output?.writer.destroy();
         return;
       }
-      run(spawnSandboxed(target, env, output));
+      run(spawnSandboxed(target, env, output?.writer), output?.reader);
     },
     error => finish(internalErrorStatus(`kube-sim: cannot create the stdout socket pair: ${(error as Error).message}`)),
   );

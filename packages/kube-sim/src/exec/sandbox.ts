@@ -20,7 +20,6 @@ import { randomUUID } from 'node:crypto';
 import { accessSync, constants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { ExecMount, ExecSecurityContext, ExecTarget } from './types';
 
 export const BWRAP = process.env.KUBE_SIM_BWRAP ?? 'bwrap';
@@ -253,8 +252,6 @@ export function sandboxEnv(target: ExecTarget): Record<string, string> {
 
 export interface SandboxedProcess {
   child: ChildProcess;
-  /** The command's stdout, when it has one. */
-  stdout: Readable | null;
   /** SIGKILLs the whole process tree (the sandbox's pid namespace); false if it had already exited. */
   kill(): boolean;
 }
@@ -287,22 +284,17 @@ export async function outputSocketPair(onread: net.OnReadOpts): Promise<{ reader
   }
 }
 
-export function spawnSandboxed(
-  target: ExecTarget,
-  env: Record<string, string>,
-  output?: { reader: net.Socket; writer: net.Socket },
-): SandboxedProcess {
-  let stdout: net.Socket | 'pipe' | 'ignore' = target.stdout ? 'pipe' : 'ignore';
-  if (output) stdout = output.writer;
+/** Starts the command; its stdout is `stdoutWriter` (from outputSocketPair), or discarded. */
+export function spawnSandboxed(target: ExecTarget, env: Record<string, string>, stdoutWriter?: net.Socket): SandboxedProcess {
   let child: ChildProcess;
   try {
     child = spawn(BWRAP, bwrapArgs(target), {
-      stdio: [target.stdin ? 'pipe' : 'ignore', stdout, target.stderr || target.tty ? 'pipe' : 'ignore'],
+      stdio: [target.stdin ? 'pipe' : 'ignore', stdoutWriter ?? 'ignore', target.stderr || target.tty ? 'pipe' : 'ignore'],
       env,
       detached: true, // own process group, so kill() can signal all of it
     });
   } finally {
-    output?.writer.destroy(); // the child holds its own copy
+    stdoutWriter?.destroy(); // the child holds its own copy
   }
   let exited = false;
   child.once('exit', () => {
@@ -317,7 +309,7 @@ export function spawnSandboxed(
       return false; // already gone
     }
   };
-  return { child, stdout: output?.reader ?? child.stdout, kill };
+  return { child, kill };
 }
 
 /** Whether bubblewrap can run here (for a clear error instead of a spawn failure). */

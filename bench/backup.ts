@@ -9,7 +9,7 @@
  * client, `kubectl exec … tar > /dev/null`, through the same simulator.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -56,20 +56,16 @@ async function withBackupRig<T>(
       pvDir: pvc => path.join(sim.dataDir, 'pvs', `pv-${pvc}`),
       kubectlReader: async pvc => {
         const name = `reader-${pvc}`;
-        const manifest = path.join(backupDir, `${name}.json`);
-        writeFileSync(
-          manifest,
-          JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name, namespace: 'bench' },
-            spec: {
-              containers: [{ name: 'c', image: 'alpine:3.20', command: ['sleep', '86400'], volumeMounts: [{ name: 'd', mountPath: '/data', readOnly: true }] }],
-              volumes: [{ name: 'd', persistentVolumeClaim: { claimName: pvc, readOnly: true } }],
-            },
-          }),
-        );
-        execFileSync(KUBECTL, [...kc, 'apply', '-f', manifest]);
+        const pod = {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: 'bench' },
+          spec: {
+            containers: [{ name: 'c', image: 'alpine:3.20', command: ['sleep', '86400'], volumeMounts: [{ name: 'd', mountPath: '/data', readOnly: true }] }],
+            volumes: [{ name: 'd', persistentVolumeClaim: { claimName: pvc, readOnly: true } }],
+          },
+        };
+        execFileSync(KUBECTL, [...kc, 'apply', '-f', '-'], { input: JSON.stringify(pod) });
         execFileSync(KUBECTL, [...kc, 'wait', '--for=jsonpath={.status.phase}=Running', `pod/${name}`, '--timeout=60s']);
         return () => timeCommand('sh', ['-c', `'${KUBECTL}' ${kc.join(' ')} exec ${name} -- tar -czf - -C /data . > /dev/null`]);
       },
@@ -124,7 +120,8 @@ export const backupThroughput: Benchmark = {
       );
       const kubectl: number[] = [];
       for (let i = 0; i < PAIRS; i++) kubectl.push(await kubectlExec());
-      const ratio = median(ours.map((o, i) => theirs[i] / o));
+      const ratios = ours.map((o, i) => theirs[i] / o);
+      const ratio = median(ratios);
       return {
         bench: 'backup-throughput',
         value: Number((size / MiB / median(ours)).toFixed(1)),
@@ -137,7 +134,7 @@ export const backupThroughput: Benchmark = {
           pvBytes: size,
           oursSeconds: fixed(ours),
           tarSeconds: fixed(theirs),
-          pairRatios: fixed(ours.map((o, i) => theirs[i] / o)),
+          pairRatios: fixed(ratios),
           kubectlExecSeconds: fixed(kubectl),
           kubectlExecRatio: Number((median(theirs) / median(kubectl)).toFixed(3)),
         },

@@ -24,11 +24,19 @@ export interface Config {
        */
       activeDeadlineSeconds?: number;
       /**
-       * Security context used when the workload sets none: `root-dac-read-search` (the default:
-       * uid 0 with only the DAC_READ_SEARCH capability, so it reads every file but writes
-       * none) or `nonroot` (uid/gid 65534).
+       * The helper reads as the workload that mounts the PVC (its runAsUser, runAsGroup,
+       * fsGroup and supplementalGroups) with every capability dropped. When the workload sets no
+       * uid (or no pod mounts the PVC), this picks one: `root` (the default: uid 0 without
+       * capabilities) or `nonroot` (uid/gid 65534).
        */
-      defaultSecurityMode?: 'root-dac-read-search' | 'nonroot';
+      defaultSecurityMode?: 'root' | 'nonroot';
+      /**
+       * Namespaces whose helpers run as root with only DAC_READ_SEARCH, which reads every file
+       * whoever owns it. An explicit opt-in per namespace: Pod Security admission at `baseline`
+       * or `restricted` refuses that capability, so only namespaces enforcing `privileged`
+       * (or none) admit such a helper.
+       */
+      readAllNamespaces?: string[];
     };
     discovery?: {
       /**

@@ -7,6 +7,8 @@ describe('readVolumeManagerConfig', () => {
     expect(c.backupDir).toBe('./backups');
     expect(c.helper.image).toBe('alpine:3.20');
     expect(c.helper.podTimeoutSeconds).toBe(120);
+    expect(c.helper.defaultSecurityMode).toBe('root');
+    expect(c.helper.readAllNamespaces).toEqual([]);
     expect(c.discovery).toEqual({ timeoutSeconds: 20, maxNamespaceScan: 100 });
     expect(c.defaultAuthMode).toBeUndefined();
     expect(c.concurrency).toBe(DEFAULTS.concurrency);
@@ -52,6 +54,12 @@ describe('readVolumeManagerConfig', () => {
         {},
       ),
     ).toThrow("volumeManager.clusters 'x' needs either inCluster: true or kubeconfigPath");
+    expect(() =>
+      readVolumeManagerConfig(
+        new ConfigReader({ volumeManager: { helper: { defaultSecurityMode: 'root-dac-read-search' } } }),
+        {},
+      ),
+    ).toThrow(/was removed: .*volumeManager\.helper\.readAllNamespaces/);
   });
 
   it('reads destinations and refuses a reused id', () => {

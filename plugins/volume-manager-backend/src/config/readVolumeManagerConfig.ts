@@ -42,13 +42,18 @@ export type ConfiguredCluster =
   | { name: string; inCluster: true }
   | { name: string; kubeconfigPath: string; context?: string };
 
+/** The uid a helper uses when the workload sets none: root (0, no capabilities) or 65534. */
+export type HelperSecurityMode = 'root' | 'nonroot';
+
 export interface VolumeManagerConfig {
   backupDir: string;
   helper: {
     image: string;
     podTimeoutSeconds: number;
     activeDeadlineSeconds: number;
-    defaultSecurityMode: 'root-dac-read-search' | 'nonroot';
+    defaultSecurityMode: HelperSecurityMode;
+    /** Namespaces whose helpers run as root with DAC_READ_SEARCH (opt-in; baseline refuses it). */
+    readAllNamespaces: string[];
   };
   discovery: { timeoutSeconds: number; maxNamespaceScan: number };
   defaultAuthMode?: AuthMode;
@@ -247,12 +252,17 @@ export function readVolumeManagerConfig(
 ): VolumeManagerConfig {
   const c = (key: string) => config.getOptionalNumber(`volumeManager.${key}`);
   const kubernetes = readKubernetesClusters(config);
-  const securityMode =
-    config.getOptionalString('volumeManager.helper.defaultSecurityMode') ??
-    'root-dac-read-search';
-  if (securityMode !== 'root-dac-read-search' && securityMode !== 'nonroot') {
+  const securityMode = config.getOptionalString('volumeManager.helper.defaultSecurityMode') ?? 'root';
+  if (securityMode === 'root-dac-read-search') {
     throw new InputError(
-      `volumeManager.helper.defaultSecurityMode must be 'root-dac-read-search' or 'nonroot', got '${securityMode}'`,
+      `volumeManager.helper.defaultSecurityMode 'root-dac-read-search' was removed: helpers read as the ` +
+        `workload's own identity; list the namespaces that need root with DAC_READ_SEARCH in ` +
+        `volumeManager.helper.readAllNamespaces`,
+    );
+  }
+  if (securityMode !== 'root' && securityMode !== 'nonroot') {
+    throw new InputError(
+      `volumeManager.helper.defaultSecurityMode must be 'root' or 'nonroot', got '${securityMode}'`,
     );
   }
   return {
@@ -275,6 +285,8 @@ export function readVolumeManagerConfig(
           'volumeManager.helper.activeDeadlineSeconds',
         ) ?? DEFAULTS.helperActiveDeadlineSeconds,
       defaultSecurityMode: securityMode,
+      readAllNamespaces:
+        config.getOptionalStringArray('volumeManager.helper.readAllNamespaces') ?? [],
     },
     discovery: {
       timeoutSeconds:

@@ -41,10 +41,32 @@ export class KubernetesApiError extends Error {
     super(message, options);
   }
 
+  /** Why a 403 happened: a missing RBAC rule, Pod Security admission, or a ResourceQuota. */
+  get refusal(): ClusterRefusal | undefined {
+    return this.clusterStatusCode === 403 ? refusalOf(this.status) : undefined;
+  }
+
   /** True when the backend's own identity is not allowed this call on this cluster. */
   get isRbacGap(): boolean {
-    return this.clusterStatusCode === 403;
+    return this.refusal === 'rbac';
   }
+}
+
+export type ClusterRefusal = 'rbac' | 'admission' | 'quota';
+
+const POD_SECURITY = /violates PodSecurity "([^"]+)": (.*)$/s;
+const QUOTA = /exceeded quota: /;
+
+/**
+ * The apiserver answers 403 Forbidden for three different things: RBAC denials, Pod Security
+ * admission ("pods \"x\" is forbidden: violates PodSecurity \"baseline:latest\": …") and quota
+ * ("… is forbidden: exceeded quota: …"). Only the first is a gap in our service account.
+ */
+function refusalOf(status: KubernetesStatus | undefined): ClusterRefusal {
+  const message = status?.message ?? '';
+  if (POD_SECURITY.test(message)) return 'admission';
+  if (QUOTA.test(message)) return 'quota';
+  return 'rbac';
 }
 
 function scope(context: KubernetesCallContext): string {
@@ -66,7 +88,21 @@ function describeKubernetesError(
   context: KubernetesCallContext,
   status: KubernetesStatus | undefined,
 ): string {
-  if (statusCode === 403) return describeRbacGap(cluster, context);
+  if (statusCode === 403) {
+    const where = context.namespace ? `namespace '${context.namespace}'` : 'the cluster';
+    const message = status?.message ?? '';
+    const admission = POD_SECURITY.exec(message);
+    if (admission) {
+      return (
+        `Pod Security admission on cluster '${cluster}' refused to ${context.verb} ${context.resource} ` +
+        `in ${where}, which enforces "${admission[1]}": ${admission[2]}.`
+      );
+    }
+    if (QUOTA.test(message)) {
+      return `A ResourceQuota on cluster '${cluster}' refused to ${context.verb} ${context.resource} in ${where}: ${message}.`;
+    }
+    return describeRbacGap(cluster, context);
+  }
   if (statusCode === 401) {
     return `Cluster '${cluster}' rejected the backend's credentials (401 Unauthorized)`;
   }

@@ -115,6 +115,7 @@ describe('backup faults', () => {
     expect(run.items[0].status).toBe('failed');
     expect(run.items[0].error).toMatch(/exited with code 2/);
     expect(run.items[0].error).toMatch(/secret\.key/);
+    expect(run.items[0].error).toMatch(/the helper read as uid 65534, no capabilities.*volumeManager\.helper\.readAllNamespaces/);
     expect(files(backupDir)).toEqual([]);
     expect(await helperPods(sim)).toEqual([]);
   });

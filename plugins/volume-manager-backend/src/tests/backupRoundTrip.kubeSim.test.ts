@@ -78,7 +78,9 @@ describe('backups against kube-sim', () => {
       config: {
         volumeManager: {
           backupDir,
-          helper: { podTimeoutSeconds: 10 },
+          // platform-debug's odd tree holds 0600 files of other uids and a workload that sets no
+          // uid: only root with DAC_READ_SEARCH reads all of it, so `platform` opts in, as in the demo.
+          helper: { podTimeoutSeconds: 10, readAllNamespaces: ['platform'] },
           clusters: [{ name: 'demo', kubeconfigPath: sim.kubeconfigPath, context: 'kube-sim-admin' }],
         },
       },

@@ -11,7 +11,7 @@ import { HELPER_POD_MANAGED_BY_LABEL } from '@nkvm/backstage-plugin-volume-manag
 import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
 import type { ClusterClient } from '../../kubernetes/ClusterClient';
 import { KubernetesApiError } from '../../kubernetes/errors';
-import { execStream } from '../../kubernetes/execStream';
+import { ExecFailedError, execStream } from '../../kubernetes/execStream';
 import { createPod, deletePod, getNode, listPods } from '../../kubernetes/pods';
 import {
   isTransientArchiveSinkError,
@@ -20,7 +20,12 @@ import {
   type ArchiveUpload,
 } from '../ArchiveSinks/types';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
-import { HELPER_CONTAINER, helperPodSpec } from './helperPodSpec';
+import {
+  describeHelperIdentity,
+  HELPER_CONTAINER,
+  helperPodSpec,
+  type WorkloadIdentity,
+} from './helperPodSpec';
 import { waitForHelperPod } from './waitForHelperPod';
 
 export const TAR_COMMAND = ['tar', '-czf', '-', '-C', '/data', '.'];
@@ -58,7 +63,7 @@ function isActive(pod: V1Pod): boolean {
   return pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
 }
 
-function workloadSecurity(pod: V1Pod | undefined, claim: string) {
+function workloadSecurity(pod: V1Pod | undefined, claim: string): WorkloadIdentity | undefined {
   if (!pod) return undefined;
   const volumeNames = new Set(
     (pod.spec?.volumes ?? []).filter(v => v.persistentVolumeClaim?.claimName === claim).map(v => v.name),
@@ -67,10 +72,13 @@ function workloadSecurity(pod: V1Pod | undefined, claim: string) {
     (c.volumeMounts ?? []).some(m => volumeNames.has(m.name)),
   );
   const podCtx = pod.spec?.securityContext;
+  const containerCtx = container?.securityContext;
   return {
-    runAsUser: container?.securityContext?.runAsUser ?? podCtx?.runAsUser,
-    runAsGroup: container?.securityContext?.runAsGroup ?? podCtx?.runAsGroup,
+    runAsUser: containerCtx?.runAsUser ?? podCtx?.runAsUser,
+    runAsGroup: containerCtx?.runAsGroup ?? podCtx?.runAsGroup,
+    runAsNonRoot: containerCtx?.runAsNonRoot ?? podCtx?.runAsNonRoot,
     fsGroup: podCtx?.fsGroup,
+    supplementalGroups: podCtx?.supplementalGroups,
   };
 }
 
@@ -81,6 +89,40 @@ async function hostnameOf(client: ClusterClient, node: string): Promise<string> 
   } catch {
     return node; // without `get nodes`, the node name is the usual hostname label
   }
+}
+
+/**
+ * A helper pod that admission or a quota refused is the namespace's rule, not a bug: say so,
+ * with the identity the helper asked for and what would let it in.
+ */
+function explainRefusedHelper(error: unknown, pod: V1Pod): unknown {
+  if (!(error instanceof KubernetesApiError)) return error;
+  const refusal = error.refusal;
+  if (refusal === 'admission') {
+    const added = pod.spec?.containers[0]?.securityContext?.capabilities?.add ?? [];
+    let hint = '';
+    if (added.includes('DAC_READ_SEARCH')) {
+      hint = `The namespace is listed in volumeManager.helper.readAllNamespaces (root with DAC_READ_SEARCH), which only namespaces enforcing "privileged" admit; remove it there.`;
+    } else if (pod.spec?.securityContext?.runAsUser === 0) {
+      hint = `The workload sets no non-root runAsUser, so the helper runs as root; set the workload's securityContext.runAsUser, or volumeManager.helper.defaultSecurityMode: nonroot.`;
+    }
+    return new BackupRefusedError(
+      `${error.message} The helper asked for ${describeHelperIdentity(pod)}.${hint ? ` ${hint}` : ''}`,
+    );
+  }
+  if (refusal === 'quota') return new BackupRefusedError(error.message);
+  return error;
+}
+
+/** tar met files the helper's identity may not read: say which identity, and the way out. */
+function explainUnreadable(error: unknown, pod: V1Pod): unknown {
+  if (!(error instanceof ExecFailedError) || !/Permission denied/.test(error.stderr)) return error;
+  return new ExecFailedError(
+    `${error.message} (the helper read as ${describeHelperIdentity(pod)}, the identity of the workload ` +
+      `that mounts the PVC; files it cannot read need the namespace in volumeManager.helper.readAllNamespaces)`,
+    error.exitCode,
+    error.stderr,
+  );
 }
 
 export function createBackupExecutor(options: {
@@ -146,6 +188,7 @@ export function createBackupExecutor(options: {
         tolerations: pinned ? user?.spec?.tolerations : undefined,
         workloadSecurity: workloadSecurity(user, job.pvc),
         defaultSecurityMode: config.helper.defaultSecurityMode,
+        readAll: config.helper.readAllNamespaces.includes(job.namespace),
       });
       const podName = spec.metadata!.name!;
 
@@ -158,7 +201,9 @@ export function createBackupExecutor(options: {
       let upload: ArchiveUpload | undefined = await sink.open(target);
       let created = false;
       try {
-        await createPod(client, spec);
+        await createPod(client, spec).catch(error => {
+          throw explainRefusedHelper(error, spec);
+        });
         created = true;
         hooks.onHelperPod(podName, pinned ? user!.spec!.nodeName! : null);
         const running = await waitForHelperPod(client, job.namespace, podName, {
@@ -212,7 +257,7 @@ export function createBackupExecutor(options: {
         }
       } catch (error) {
         await upload?.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
-        throw error;
+        throw explainUnreadable(error, spec);
       } finally {
         if (created) await deleteHelper(client, job.namespace, podName);
       }

@@ -7,7 +7,7 @@ const base: HelperPodInput = {
   itemId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
   image: 'alpine:3.20',
   activeDeadlineSeconds: 600,
-  defaultSecurityMode: 'root-dac-read-search',
+  defaultSecurityMode: 'root',
 };
 
 describe('helperPodSpec', () => {
@@ -39,14 +39,40 @@ describe('helperPodSpec', () => {
     expect(pod.spec?.tolerations).toEqual(tolerations);
   });
 
-  it('runs as root with only DAC_READ_SEARCH when the workload sets no identity', () => {
+  it('runs as root without any capability when the workload sets no identity', () => {
     const pod = helperPodSpec(base);
-    expect(pod.spec?.securityContext).toEqual(expect.objectContaining({ runAsUser: 0, runAsNonRoot: false }));
+    expect(pod.spec?.securityContext).toEqual({
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(pod.spec?.containers[0].securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] },
+      capabilities: { drop: ['ALL'] },
     });
+  });
+
+  it('asks for root with DAC_READ_SEARCH only in a namespace opted in to reading everything', () => {
+    const pod = helperPodSpec({ ...base, readAll: true, workloadSecurity: { runAsUser: 999, fsGroup: 999 } });
+    expect(pod.spec?.securityContext).toEqual(expect.objectContaining({ runAsUser: 0, runAsNonRoot: false }));
+    expect(pod.spec?.securityContext?.fsGroup).toBeUndefined();
+    expect(pod.spec?.containers[0].securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['DAC_READ_SEARCH'] });
+  });
+
+  it('mirrors supplementalGroups, and picks a non-root uid for a runAsNonRoot workload without one', () => {
+    const pod = helperPodSpec({ ...base, workloadSecurity: { runAsNonRoot: true, fsGroup: 2000, supplementalGroups: [3000, 3001] } });
+    expect(pod.spec?.securityContext).toEqual({
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      runAsNonRoot: true,
+      fsGroup: 2000,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      supplementalGroups: [3000, 3001],
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.spec?.containers[0].securityContext?.capabilities).toEqual({ drop: ['ALL'] });
   });
 
   it("mirrors the workload's runAsUser, runAsGroup and fsGroup without chowning", () => {

@@ -4,9 +4,12 @@
  * - RWO PVC in use: pinned to the mounting pod's node with `nodeSelector:
  *   kubernetes.io/hostname` (not `nodeName`, which bypasses the scheduler and its volume
  *   checks), carrying that pod's tolerations so a tainted node still admits it.
- * - File access mirrors the workload's runAsUser/runAsGroup/fsGroup when it sets them;
- *   otherwise root with only DAC_READ_SEARCH (reads every file, writes none), or a non-root
- *   uid when configured.
+ * - File access is the workload's own: its runAsUser/runAsGroup/fsGroup/supplementalGroups,
+ *   with every capability dropped, so Pod Security admission at `baseline` (and at
+ *   `restricted`, for a non-root workload) accepts the helper. A workload that sets no uid gets
+ *   root without capabilities (or 65534 in `nonroot` mode). Root with DAC_READ_SEARCH, which
+ *   reads every file but which `baseline` refuses, is only used in namespaces the platform team
+ *   opted in (`helper.readAllNamespaces`).
  * - It can never outlive its item for long: activeDeadlineSeconds is a backstop, and the
  *   labels let the janitor find helpers no live item owns.
  */
@@ -15,6 +18,7 @@ import {
   HELPER_POD_MANAGED_BY_LABEL,
   HELPER_POD_MANAGED_BY_VALUE,
 } from '@nkvm/backstage-plugin-volume-manager-common';
+import type { HelperSecurityMode } from '../../config/readVolumeManagerConfig';
 
 export const RUN_ID_LABEL = 'volume-manager.nkvm.io/run-id';
 export const ITEM_ID_LABEL = 'volume-manager.nkvm.io/item-id';
@@ -31,43 +35,63 @@ export interface HelperPodInput {
   /** Pin to this node (the `kubernetes.io/hostname` label value of the mounting pod's node). */
   hostname?: string;
   tolerations?: V1Toleration[];
-  /** The workload's identity, when it sets one. */
-  workloadSecurity?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number };
-  defaultSecurityMode: 'root-dac-read-search' | 'nonroot';
+  /** The identity of the workload that mounts the PVC, when one does. */
+  workloadSecurity?: WorkloadIdentity;
+  /** The uid used when the workload sets none: root (0) or nobody (65534). */
+  defaultSecurityMode: HelperSecurityMode;
+  /** The namespace opted in to root with DAC_READ_SEARCH (reads every file). */
+  readAll?: boolean;
 }
+
+/** What a workload's pod (and the container that mounts the PVC) says about its identity. */
+export interface WorkloadIdentity {
+  runAsUser?: number;
+  runAsGroup?: number;
+  fsGroup?: number;
+  supplementalGroups?: number[];
+  runAsNonRoot?: boolean;
+}
+
+const NOBODY = 65534;
 
 function securityContexts(input: HelperPodInput): {
   pod: V1PodSecurityContext;
   container: V1SecurityContext;
 } {
-  const base: V1SecurityContext = {
+  const container: V1SecurityContext = {
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
     capabilities: { drop: ['ALL'] },
   };
-  const w = input.workloadSecurity;
-  if (w && (w.runAsUser !== undefined || w.runAsGroup !== undefined || w.fsGroup !== undefined)) {
-    const pod: V1PodSecurityContext = {};
-    if (w.runAsUser !== undefined) pod.runAsUser = w.runAsUser;
-    if (w.runAsGroup !== undefined) pod.runAsGroup = w.runAsGroup;
-    if (w.fsGroup !== undefined) {
-      pod.fsGroup = w.fsGroup;
-      // Never chown the workload's files to read them.
-      pod.fsGroupChangePolicy = 'OnRootMismatch';
-    }
-    if (w.runAsUser !== undefined) pod.runAsNonRoot = w.runAsUser !== 0;
-    return { pod, container: base };
-  }
-  if (input.defaultSecurityMode === 'nonroot') {
+  if (input.readAll) {
     return {
-      pod: { runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true },
-      container: base,
+      pod: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false },
+      container: { ...container, capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] } },
     };
   }
-  return {
-    pod: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false },
-    container: { ...base, capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] } },
+  const w = input.workloadSecurity ?? {};
+  const nonRootFallback = input.defaultSecurityMode === 'nonroot' || w.runAsNonRoot === true;
+  const runAsUser = w.runAsUser ?? (nonRootFallback ? NOBODY : 0);
+  const pod: V1PodSecurityContext = {
+    runAsUser,
+    runAsGroup: w.runAsGroup ?? (w.runAsUser === undefined ? runAsUser : undefined),
+    runAsNonRoot: runAsUser !== 0,
   };
+  if (pod.runAsGroup === undefined) delete pod.runAsGroup;
+  if (w.fsGroup !== undefined) {
+    pod.fsGroup = w.fsGroup;
+    // Never chown the workload's files to read them.
+    pod.fsGroupChangePolicy = 'OnRootMismatch';
+  }
+  if (w.supplementalGroups?.length) pod.supplementalGroups = [...w.supplementalGroups];
+  return { pod, container };
+}
+
+/** How the helper will read, in words for error messages. */
+export function describeHelperIdentity(pod: V1Pod): string {
+  const ctx = pod.spec?.securityContext ?? {};
+  const added = pod.spec?.containers[0]?.securityContext?.capabilities?.add ?? [];
+  return `uid ${ctx.runAsUser ?? 'unset'}${added.length ? ` with ${added.join(', ')}` : ', no capabilities'}`;
 }
 
 export function helperPodName(itemId: string): string {

@@ -6,13 +6,24 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureInstall, repoRoot } from './ensure-install.mjs';
+import { takenPorts } from './ports.mjs';
+import { ensureSystemPrereqs } from './system-prereqs.mjs';
 
+const simPort = process.env.NKVM_KUBE_SIM_PORT ?? '6443';
+const taken = await takenPorts([3000, 7007, Number(simPort)]);
+if (taken.length > 0) {
+  for (const { port, owner } of taken) {
+    console.error(`[nkvm] port ${port} is already in use${owner ? ` by ${owner}` : ''}`);
+  }
+  console.error('[nkvm] the demo needs ports 3000, 7007 and 6443 (NKVM_KUBE_SIM_PORT); stop what holds them first');
+  process.exit(1);
+}
+ensureSystemPrereqs('start');
 ensureInstall();
 
 const simDir = join(repoRoot, '.kube-sim');
 const kubeconfigPath = join(simDir, 'kubeconfig');
 const generatedConfig = join(simDir, 'app-config.kube-sim.yaml');
-const simPort = process.env.NKVM_KUBE_SIM_PORT ?? '6443';
 mkdirSync(simDir, { recursive: true });
 
 const env = {

@@ -4,7 +4,9 @@
 // for example `npm test -- plugins/volume-manager-backend`.
 import { spawn } from 'node:child_process';
 import { ensureInstall, repoRoot } from './ensure-install.mjs';
+import { ensureSystemPrereqs } from './system-prereqs.mjs';
 
+ensureSystemPrereqs('test');
 ensureInstall();
 
 const env = {

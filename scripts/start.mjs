@@ -68,17 +68,51 @@ function run(name, command, args, options = {}) {
   return child;
 }
 
+const STOP_GRACE_MS = 8000;
+
+/** True while any process of the child's group (npx and everything it started) is alive. */
+function groupAlive(child) {
+  try {
+    process.kill(-child.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalGroups(signal) {
+  for (const child of children.filter(groupAlive)) {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/**
+ * SIGTERM to every process group we started, then SIGKILL to whatever is still there after a
+ * grace period: a backend whose graceful shutdown hangs must not outlive `npm start` holding
+ * port 7007. We exit only once every child has exited.
+ */
 function stop(code = 0) {
   if (stopping) return;
   stopping = true;
-  for (const child of children) {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
+  signalGroups('SIGTERM');
+  const allExited = () => !children.some(groupAlive);
+  const started = Date.now();
+  const poll = setInterval(() => {
+    if (allExited()) {
+      clearInterval(poll);
+      process.exit(code);
     }
-  }
-  setTimeout(() => process.exit(code), 1500).unref();
+    if (Date.now() - started > STOP_GRACE_MS) {
+      console.error('[nkvm] some processes ignored SIGTERM; killing them');
+      signalGroups('SIGKILL');
+      clearInterval(poll);
+      setTimeout(() => process.exit(code), 500);
+    }
+  }, 100);
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
@@ -138,12 +172,67 @@ const configArgs = [
   '--config',
   generatedConfig,
 ];
+const BACKEND = 'http://localhost:7007';
+const APP = 'http://localhost:3000';
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+/**
+ * The demo is ready for a guest once the catalog holds the guest user (and so its team
+ * memberships): a guest token issued before that carries no ownership, and the Volumes tab would
+ * show nothing to back up until the next sign-in.
+ */
+async function catalogHasGuest() {
+  try {
+    const session = await fetch(`${BACKEND}/api/auth/guest/refresh?env=development`, {
+      headers: { 'X-Requested-With': 'XMLHttpRequest' },
+    });
+    if (!session.ok) return false;
+    const token = (await session.json())?.backstageIdentity?.token;
+    if (!token) return false;
+    const headers = { Authorization: `Bearer ${token}` };
+    const user = await fetch(`${BACKEND}/api/catalog/entities/by-name/user/default/guest`, { headers });
+    if (!user.ok) return false;
+    const groups = (await user.json()).relations?.filter(r => r.type === 'memberOf') ?? [];
+    return groups.length > 0;
+  } catch {
+    return false; // not up yet
+  }
+}
+
+async function answers(url) {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!stopping) {
+    if (await check()) return;
+    if (Date.now() > deadline) {
+      console.error(`[nkvm] ${what} was not ready within ${timeoutMs / 1000}s; stopping the demo`);
+      stop(1);
+      return;
+    }
+    await sleep(1000);
+  }
+}
+
+console.log('[nkvm] starting the backend on http://localhost:7007 (Ctrl-C stops everything)');
 run('backend', 'npx', ['backstage-cli', 'package', 'start', ...configArgs], {
   cwd: join(repoRoot, 'packages', 'backend'),
 });
-run('app', 'npx', ['backstage-cli', 'package', 'start', ...configArgs], {
-  cwd: join(repoRoot, 'packages', 'app'),
-});
-console.log(
-  '[nkvm] starting the backend on http://localhost:7007 and the portal on http://localhost:3000 (Ctrl-C stops everything)',
-);
+await waitFor('the backend', () => answers(`${BACKEND}/api/volume-manager/health`), 10 * 60_000);
+await waitFor('the catalog (the demo entities)', catalogHasGuest, 5 * 60_000);
+if (!stopping) {
+  console.log('[nkvm] the catalog has the demo entities; starting the portal on http://localhost:3000');
+  run('app', 'npx', ['backstage-cli', 'package', 'start', ...configArgs], {
+    cwd: join(repoRoot, 'packages', 'app'),
+  });
+  await waitFor('the portal', () => answers(APP), 10 * 60_000);
+}
+if (!stopping) {
+  console.log('[nkvm] ready: open http://localhost:3000 and sign in as the guest user (Ctrl-C stops everything)');
+}

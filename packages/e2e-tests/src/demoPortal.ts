@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -42,6 +42,47 @@ async function waitForUrl(url: string, deadline: number, proc: ChildProcess) {
 export interface DemoPortal {
   log(): string;
   stop(): Promise<void>;
+  /** Every process `npm start` has started so far (its whole tree), by pid. */
+  processTree(): number[];
+  /** SIGTERM to `npm start`'s process group, as a service manager sends it; resolves with how long it took to exit. */
+  terminate(timeoutMs: number): Promise<number>;
+}
+
+/** Pids of every descendant of `root`, from /proc. */
+function descendantsOf(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parentOf) {
+      if (parent === pid) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return found;
+}
+
+/** True while the process exists and is not a zombie waiting to be reaped. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -89,7 +130,19 @@ export async function startDemoPortal(timeoutMs: number): Promise<DemoPortal> {
     await stop();
     throw new Error(`${(error as Error).message}\n--- npm start output ---\n${output.slice(-6000)}`);
   }
-  return { log: () => output, stop };
+  const terminate = async (withinMs: number) => {
+    const started = Date.now();
+    const exited = new Promise(r => proc.once('exit', r));
+    process.kill(-proc.pid!, 'SIGTERM');
+    await Promise.race([
+      exited,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`npm start did not exit within ${withinMs} ms of SIGTERM`)), withinMs),
+      ),
+    ]);
+    return Date.now() - started;
+  };
+  return { log: () => output, stop, processTree: () => descendantsOf(proc.pid!), terminate };
 }
 
 /** Debian's Chromium, headless, with the flags this closed network needs. */

@@ -196,10 +196,10 @@ export class ResourceApi {
     this.respondObject(type, this.ctx.store.get(type, ns, md.name!) ?? item, 201, req, res, query);
   }
 
-  /** PodSecurity admission (podSecurity.ts): throws its 403/422, sends its warnings, records its audit annotations. */
+  /** PodSecurity admission (podSecurity.ts): records its audit annotations, sends its warnings, throws its 403/422. */
   private admitPodSecurity(type: ResourceType, subresource: string, obj: KObj, old: KObj | undefined, caller: TokenEntry, res: http.ServerResponse): void {
     const store = this.ctx.store;
-    const { warnings, annotations } = this.ctx.podSecurity.review({
+    const { error, warnings, annotations } = this.ctx.podSecurity.review({
       group: type.group,
       resource: type.resource,
       subresource,
@@ -209,8 +209,9 @@ export class ResourceApi {
       namespaceLabels: name => store.get(NAMESPACE, undefined, name)?.obj.metadata.labels,
       pods: name => store.all(POD, name).map(it => it.obj),
     });
-    addWarnings(res, warnings);
     addAuditAnnotations(res, annotations);
+    addWarnings(res, warnings);
+    if (error) throw error;
   }
 
   private applyDefaults(type: ResourceType, obj: KObj): void {

@@ -128,13 +128,14 @@ const FIXTURE: Fixture = {
     { name: 'psa-pinned', labels: psa({ enforce: 'restricted', 'enforce-version': 'v1.30' }) },
     { name: 'psa-warn', labels: psa({ warn: 'restricted', audit: 'baseline' }) },
     { name: 'psa-exempt', labels: psa({ enforce: 'restricted' }) },
+    { name: 'psa-broken', labels: psa({ enforce: 'strict', warn: 'loud' }) },
     ...KUBECTL_VERSIONS.map(v => ({ name: `psa-label-${v.replace('.', '-')}` })),
   ],
   workloads: KUBECTL_VERSIONS.flatMap(v => {
     const namespace = `psa-label-${v.replace('.', '-')}`;
     return ['old-a', 'old-b', 'old-c'].map(n => ({ ...barePod(n), namespace }));
   }),
-  podSecurityExemptions: { namespaces: ['psa-exempt'] },
+  podSecurityExemptions: { namespaces: ['psa-exempt'], usernames: ['system:serviceaccount:ops:exempt'], runtimeClasses: ['kata'] },
 };
 
 let sim: KubeSim;
@@ -298,9 +299,45 @@ describe('@kubernetes/client-node', () => {
       details: { name: pod.metadata!.name, kind: 'pods' },
       code: 403,
     });
+    const denied = sim.requestLog.filter(e => e.method === 'POST' && e.url.startsWith('/api/v1/namespaces/psa-restricted/pods') && e.status === 403).pop();
+    expect(denied?.annotations).toEqual({ 'pod-security.kubernetes.io/enforce-policy': 'restricted:latest' });
     const nonroot = reader('client-nonroot', 'psa-restricted', 65534);
     const created = await api.createNamespacedPod({ namespace: 'psa-restricted', body: nonroot });
     expect(created.metadata?.uid).toBeTruthy();
+  });
+
+  it('exempts users and runtime classes from the configuration, not others', async () => {
+    const body = (name: string, runtimeClassName?: string): V1Pod => ({ metadata: { name }, spec: { runtimeClassName, containers: [{ name: 'c', image: 'alpine:3.20' }] } });
+    const rules = [{ verbs: ['create'], apiGroups: [''], resources: ['pods'] }];
+    const asUser = (token: string) => {
+      const kc = new KubeConfig();
+      kc.loadFromString(sim.kubeconfigFor(token, 'psa-restricted'));
+      return kc.makeApiClient(CoreV1Api);
+    };
+    sim.addToken('psa-exempt-token', rules, { user: 'system:serviceaccount:ops:exempt' });
+    sim.addToken('psa-other-token', rules, { user: 'system:serviceaccount:ops:other' });
+    await expect(asUser('psa-exempt-token').createNamespacedPod({ namespace: 'psa-restricted', body: body('by-exempt-user') })).resolves.toBeTruthy();
+    const err = await asUser('psa-other-token')
+      .createNamespacedPod({ namespace: 'psa-restricted', body: body('by-other-user') })
+      .catch(e => e);
+    expect(err.code).toBe(403);
+    await expect(asUser('psa-other-token').createNamespacedPod({ namespace: 'psa-restricted', body: body('kata', 'kata') })).resolves.toBeTruthy();
+  });
+
+  it('evaluates a namespace with bad stored labels as enforce restricted and records the parse error', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(sim.kubeconfig);
+    const err = await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({ namespace: 'psa-broken', body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: 'alpine:3.20' }] } } })
+      .catch(e => e);
+    expect(err.code).toBe(403);
+    expect(JSON.parse(err.body).message).toBe(`pods "x" is forbidden: violates PodSecurity "restricted:latest": ${RESTRICTED_BARE}`);
+    const entry = sim.requestLog.filter(e => e.url.startsWith('/api/v1/namespaces/psa-broken/pods')).pop();
+    expect(entry?.annotations?.error).toBe(
+      'Failed to parse policy: [metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": must be one of privileged, baseline, restricted, ' +
+        'metadata.labels[pod-security.kubernetes.io/warn]: Invalid value: "loud": must be one of privileged, baseline, restricted]',
+    );
   });
 
   it('rejects a pod update that changes the image to a violating pod, and not other updates', async () => {

@@ -567,9 +567,10 @@ export class PodSecurityAdmission {
   /**
    * The decision for a create or update: namespaces (label validation, warnings about existing
    * pods), pods (enforce, warn, audit) and pod controllers' templates (warn and audit only).
-   * Throws the 403 or 422; returns the warnings and audit annotations.
+   * Throws a namespace's 422; returns a pod's 403 (`error`) with the audit annotations, which the
+   * apiserver records for rejected requests too.
    */
-  review(req: ReviewRequest): { warnings: string[]; annotations: Record<string, string> } {
+  review(req: ReviewRequest): AdmissionResult {
     const none = { warnings: [], annotations: {} };
     const { obj, old } = req;
     if (req.group === '' && req.resource === 'namespaces') {
@@ -582,9 +583,7 @@ export class PodSecurityAdmission {
     if (req.group === '' && req.resource === 'pods') {
       if (req.subresource) return none; // status, exec, … are not evaluated
       if (old && !significantPodUpdate(obj, old)) return none;
-      const r = this.admit({ ...base, namespaceLabels: req.namespaceLabels(namespace), meta: obj.metadata, spec: obj.spec ?? {}, enforce: true });
-      if (r.error) throw r.error;
-      return r;
+      return this.admit({ ...base, namespaceLabels: req.namespaceLabels(namespace), meta: obj.metadata, spec: obj.spec ?? {}, enforce: true });
     }
     if (!POD_CONTROLLER_RESOURCES.has(req.resource) || req.subresource) return none;
     const template = podTemplateOf(req.resource, obj);

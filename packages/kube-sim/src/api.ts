@@ -3,7 +3,7 @@ import type http from 'node:http';
 import type { Attributes, TokenEntry } from './authz';
 import type { SimContext } from './context';
 import { defaultNamespace, defaultPod, defaultPvc, defaultWorkload } from './defaults';
-import { boolParam, negotiate, parseJsonBody, readBody, sendJson } from './http';
+import { addAuditAnnotations, addWarnings, boolParam, negotiate, parseJsonBody, readBody, sendJson } from './http';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch';
 import { PodLifecycle } from './podLifecycle';
 import { decodeProtobufObject, isProtobuf } from './protobuf';
@@ -42,11 +42,11 @@ export class ResourceApi {
         return this.watch(type, ns, info.name, query, req, res);
       case 'create':
         if (info.name) throw errors.methodNotAllowed('POST');
-        return this.create(type, ns, query, req, res);
+        return this.create(type, ns, query, req, res, caller);
       case 'update':
-        return this.update(type, ns, info, query, req, res);
+        return this.update(type, ns, info, query, req, res, caller);
       case 'patch':
-        return this.patch(type, ns, info, query, req, res);
+        return this.patch(type, ns, info, query, req, res, caller);
       case 'delete':
         return this.delete(type, ns, info.name, query, req, res);
       case 'deletecollection':
@@ -169,7 +169,7 @@ export class ResourceApi {
     obj.metadata.namespace = ns;
   }
 
-  private async create(type: ResourceType, ns: string | undefined, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async create(type: ResourceType, ns: string | undefined, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse, caller: TokenEntry): Promise<void> {
     const obj = await this.readObject(type, req);
     this.checkNamespace(type, ns, obj);
     const md = obj.metadata;
@@ -184,6 +184,7 @@ export class ResourceApi {
       }
     }
     this.applyDefaults(type, obj);
+    this.admitPodSecurity(type, '', obj, undefined, caller, res);
     const dryRun = query.getAll('dryRun').includes('All');
     if (dryRun) {
       if (this.ctx.store.get(type, ns, md.name!)) throw errors.alreadyExists(type.group, type.resource, md.name!);
@@ -193,6 +194,24 @@ export class ResourceApi {
     const item = this.ctx.store.create(type, obj);
     this.afterCreate(type, item);
     this.respondObject(type, this.ctx.store.get(type, ns, md.name!) ?? item, 201, req, res, query);
+  }
+
+  /** PodSecurity admission (podSecurity.ts): records its audit annotations, sends its warnings, throws its 403/422. */
+  private admitPodSecurity(type: ResourceType, subresource: string, obj: KObj, old: KObj | undefined, caller: TokenEntry, res: http.ServerResponse): void {
+    const store = this.ctx.store;
+    const { error, warnings, annotations } = this.ctx.podSecurity.review({
+      group: type.group,
+      resource: type.resource,
+      subresource,
+      obj,
+      old,
+      user: caller.user.name,
+      namespaceLabels: name => store.get(NAMESPACE, undefined, name)?.obj.metadata.labels,
+      pods: name => store.all(POD, name).map(it => it.obj),
+    });
+    addAuditAnnotations(res, annotations);
+    addWarnings(res, warnings);
+    if (error) throw error;
   }
 
   private applyDefaults(type: ResourceType, obj: KObj): void {
@@ -290,7 +309,7 @@ export class ResourceApi {
     });
   }
 
-  private async update(type: ResourceType, ns: string | undefined, info: RequestInfo, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async update(type: ResourceType, ns: string | undefined, info: RequestInfo, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse, caller: TokenEntry): Promise<void> {
     const obj = await this.readObject(type, req);
     this.checkNamespace(type, ns, obj);
     const cur = this.ctx.store.get(type, ns, info.name);
@@ -304,6 +323,7 @@ export class ResourceApi {
     }
     const next = this.mergeForUpdate(type, cur.obj, obj, info.subresource === 'status');
     validateForUpdate(type, next);
+    this.admitPodSecurity(type, info.subresource, next, cur.obj, caller, res);
     const item = this.ctx.store.update(type, next);
     this.respondObject(type, item, 200, req, res, query);
   }
@@ -325,7 +345,7 @@ export class ResourceApi {
     return next;
   }
 
-  private async patch(type: ResourceType, ns: string | undefined, info: RequestInfo, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async patch(type: ResourceType, ns: string | undefined, info: RequestInfo, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse, caller: TokenEntry): Promise<void> {
     const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim();
     const raw = await readBody(req);
     const cur = this.ctx.store.get(type, ns, info.name);
@@ -359,6 +379,7 @@ export class ResourceApi {
     }
     const next = this.mergeForUpdate(type, cur.obj, obj, info.subresource === 'status');
     validateForUpdate(type, next);
+    this.admitPodSecurity(type, info.subresource, next, cur.obj, caller, res);
     if (query.getAll('dryRun').includes('All')) {
       sendJson(res, 200, JSON.stringify(next));
       return;

@@ -3,6 +3,7 @@ import type { Authorizer, TokenEntry } from './authz';
 import type { EventRecorder } from './events';
 import type { FaultInjector } from './faults';
 import type { PodLifecycle } from './podLifecycle';
+import type { PodSecurityAdmission } from './podSecurity';
 import type { Store } from './store';
 import type { WatchHub } from './watch';
 
@@ -12,6 +13,8 @@ export interface RequestLogEntry {
   user?: string;
   status: number;
   at: number;
+  /** audit annotations, e.g. `pod-security.kubernetes.io/audit-violations` */
+  annotations?: Record<string, string>;
 }
 
 export interface SimContext {
@@ -24,6 +27,7 @@ export interface SimContext {
   /** host:port as clients see it */
   serverAddress: () => string;
   faults: FaultInjector;
+  podSecurity: PodSecurityAdmission;
   /** recent requests, newest last (bounded) */
   requestLog: RequestLogEntry[];
   /** who a request without Authorization is (http mode acts like `kubectl proxy`: the admin) */

@@ -42,6 +42,33 @@ export function sendJson(res: http.ServerResponse, code: number, body: string | 
   res.end(text);
 }
 
+const auditAnnotations = new WeakMap<http.ServerResponse, Record<string, string>>();
+
+/**
+ * Adds apiserver warnings as `Warning: 299 - "text"` headers (the text quoted like Go's
+ * strconv.Quote; non-ASCII escaped so the header stays valid). They go out with the response,
+ * an error response included, as the apiserver's do.
+ */
+export function addWarnings(res: http.ServerResponse, warnings: string[]): void {
+  if (!warnings.length || res.headersSent) return;
+  const prev = res.getHeader('Warning');
+  let list: string[] = [];
+  if (Array.isArray(prev)) list = prev;
+  else if (prev !== undefined) list = [String(prev)];
+  const quote = (t: string) => JSON.stringify(t).replace(/[\u007f-\uffff]/g, ch => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  res.setHeader('Warning', [...list, ...warnings.map(w => `299 - ${quote(w)}`)]);
+}
+
+/** Records audit annotations for the request (they end up in its request log entry). */
+export function addAuditAnnotations(res: http.ServerResponse, annotations: Record<string, string>): void {
+  if (!Object.keys(annotations).length) return;
+  auditAnnotations.set(res, { ...auditAnnotations.get(res), ...annotations });
+}
+
+export function auditAnnotationsOf(res: http.ServerResponse): Record<string, string> | undefined {
+  return auditAnnotations.get(res);
+}
+
 export function sendError(res: http.ServerResponse, err: unknown): void {
   const e = err instanceof ApiError ? err : errors.internal(err instanceof Error ? err.message : String(err));
   sendJson(res, e.code, e.toStatus());

@@ -5,7 +5,7 @@ import { Authorizer, type Attributes, type TokenEntry } from './authz';
 import type { SimContext } from './context';
 import { apiGroup, apiGroupList, apiVersions, coreResourceList, groupResourceList, SERVER_VERSION } from './discovery';
 import { FaultInjector } from './faults';
-import { negotiate, sendError, sendJson } from './http';
+import { auditAnnotationsOf, negotiate, sendError, sendJson } from './http';
 import { openApiDoc, openApiRoot, openApiV2Protobuf } from './openapi';
 import { parseRequestInfo, type RequestInfo } from './requestInfo';
 import { POD } from './resources';
@@ -51,15 +51,15 @@ export class Router {
     return this.api;
   }
 
-  log(method: string, url: string, status: number, user?: string): void {
+  log(method: string, url: string, status: number, user?: string, annotations?: Record<string, string>): void {
     const log = this.ctx.requestLog;
-    log.push({ method, url, status, user, at: Date.now() });
+    log.push({ method, url, status, user, at: Date.now(), ...(annotations && { annotations }) });
     if (log.length > MAX_LOG) log.splice(0, log.length - MAX_LOG);
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     let user: string | undefined;
-    res.on('finish', () => this.log(req.method ?? '', req.url ?? '', res.statusCode, user));
+    res.on('finish', () => this.log(req.method ?? '', req.url ?? '', res.statusCode, user, auditAnnotationsOf(res)));
     const fault = this.ctx.faults.match(req.method ?? 'GET', req.url ?? '/');
     if (fault) {
       const act = () => {

@@ -18,6 +18,7 @@ import { placePods, resolveFixture, type FixtureInput } from './fixtures/load';
 import { generateFileTree, type FileTreeSpec } from './files';
 import { buildKubeconfig } from './kubeconfig';
 import { normalizeImage, PodLifecycle, type LifecycleOptions } from './podLifecycle';
+import { PodSecurityAdmission, type PodSecurityExemptions } from './podSecurity';
 import { findByKind, POD, PV, RESOURCE_TYPES, resourceId } from './resources';
 import { Router } from './router';
 import { nowRfc3339, Store } from './store';
@@ -51,6 +52,8 @@ export interface KubeSimOptions {
   restrictedToken?: string;
   /** generate PV file trees (default true) */
   generateFiles?: boolean;
+  /** PodSecurity exemptions (namespaces, usernames, runtimeClasses); overrides the fixture's */
+  podSecurityExemptions?: PodSecurityExemptions;
 }
 
 export interface AddTokenOptions {
@@ -78,7 +81,7 @@ export interface KubeSim {
   kubeconfigFor(token: string, namespace?: string): string;
   /** host directory backing a PV */
   pvDir(pvName: string): string;
-  /** recent requests (method, url, status, user), oldest first */
+  /** recent requests (method, url, status, user, audit annotations), oldest first */
   requestLog: RequestLogEntry[];
   /** number of list requests served per resource (`pods`, `persistentvolumeclaims`, `apps/deployments`, …) */
   listRequestCount(resource: string): number;
@@ -129,6 +132,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     serverAddress: () => address,
     requestLog,
     faults: new FaultInjector(),
+    podSecurity: new PodSecurityAdmission(options.podSecurityExemptions ?? fixture.podSecurityExemptions),
     ensurePvDir: pv => mkdirSync(pvDir(pv), { recursive: true }),
     removePvDir: pv => rmSync(pvDir(pv), { recursive: true, force: true }),
   };

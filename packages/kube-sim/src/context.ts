@@ -3,6 +3,7 @@ import type { Authorizer, TokenEntry } from './authz';
 import type { EventRecorder } from './events';
 import type { FaultInjector } from './faults';
 import type { PodLifecycle } from './podLifecycle';
+import type { TokenController } from './serviceAccounts';
 import type { Store } from './store';
 import type { WatchHub } from './watch';
 
@@ -24,6 +25,8 @@ export interface SimContext {
   /** host:port as clients see it */
   serverAddress: () => string;
   faults: FaultInjector;
+  /** the ServiceAccount token controller and TokenRequest issuer */
+  tokens: TokenController;
   /** recent requests, newest last (bounded) */
   requestLog: RequestLogEntry[];
   /** who a request without Authorization is (http mode acts like `kubectl proxy`: the admin) */

@@ -4,6 +4,7 @@
  * @kubernetes/client-node's CoreV1Api for Secrets.
  */
 import { ApiException, CoreV1Api, KubeConfig, Watch, type V1Secret } from '@kubernetes/client-node';
+import { waitFor } from './__testutils__/http';
 import { kubectl, KUBECTL_VERSIONS, parseTable, writeTemp } from './__testutils__/kubectl';
 import { startKubeSim, type KubeSim } from './sim';
 
@@ -25,16 +26,6 @@ afterAll(async () => {
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
-async function until<T>(fn: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise(r => setTimeout(r, 20));
-  }
-}
-
 describe.each(KUBECTL_VERSIONS)('kubectl %s', version => {
   const ns = `objects-${version.replace('.', '-')}`;
   const k = (args: string[], opts: { context?: string; input?: string; kubeconfigPath?: string } = {}) => kubectl(args, { kubeconfigPath: sim.kubeconfigPath, version, ...opts });
@@ -43,6 +34,15 @@ describe.each(KUBECTL_VERSIONS)('kubectl %s', version => {
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
     return r.stdout;
   };
+
+  it('discovers secrets, configmaps and serviceaccounts', async () => {
+    const t = parseTable(await ok(['api-resources', '--api-group=']));
+    expect(t.header).toEqual(['NAME', 'SHORTNAMES', 'APIVERSION', 'NAMESPACED', 'KIND']);
+    const row = (name: string) => t.rows.find(r => r.NAME === name);
+    expect(row('secrets')).toEqual({ NAME: 'secrets', SHORTNAMES: '', APIVERSION: 'v1', NAMESPACED: 'true', KIND: 'Secret' });
+    expect(row('configmaps')).toEqual({ NAME: 'configmaps', SHORTNAMES: 'cm', APIVERSION: 'v1', NAMESPACED: 'true', KIND: 'ConfigMap' });
+    expect(row('serviceaccounts')).toEqual({ NAME: 'serviceaccounts', SHORTNAMES: 'sa', APIVERSION: 'v1', NAMESPACED: 'true', KIND: 'ServiceAccount' });
+  });
 
   it('creates a namespace (protobuf body on 1.33) and reports AlreadyExists', async () => {
     expect(await ok(['create', 'namespace', ns])).toBe(`namespace/${ns} created\n`);
@@ -154,10 +154,10 @@ metadata:
 type: kubernetes.io/service-account-token
 `,
     });
-    const filled = await until(() => {
+    const filled = await waitFor(async () => {
       const s = sim.getObject('v1', 'Secret', ns, 'robot-token');
       return (s?.data as Record<string, string> | undefined)?.token ? s : undefined;
-    }, 'the token controller');
+    });
     const s = JSON.parse(await ok(['get', 'secret', 'robot-token', '-n', ns, '-o', 'json']));
     expect(s.data.token).toBe((filled.data as Record<string, string>).token);
     expect(unb64(s.data.namespace)).toBe(ns);
@@ -182,7 +182,7 @@ type: kubernetes.io/service-account-token
 
     // deleting the ServiceAccount deletes its token Secret, and its tokens stop working
     await ok(['delete', 'serviceaccount', 'robot', '-n', ns]);
-    await until(() => (sim.getObject('v1', 'Secret', ns, 'robot-token') ? undefined : true), 'the token Secret to go');
+    await waitFor(async () => (sim.getObject('v1', 'Secret', ns, 'robot-token') ? undefined : true));
     const after = await k(['get', 'secrets'], { kubeconfigPath: cfg });
     const loggedOut = /error: You must be logged in to the server \(the server has asked for the client to provide credentials\)/;
     expect(after.stderr).toMatch(loggedOut);
@@ -196,7 +196,7 @@ describe('token controller', () => {
     const api = kc.makeApiClient(CoreV1Api);
     const body: V1Secret = { metadata: { name: 'orphan-token', annotations: { 'kubernetes.io/service-account.name': 'ghost' } }, type: 'kubernetes.io/service-account-token' };
     await api.createNamespacedSecret({ namespace: 'search', body });
-    await until(() => (sim.getObject('v1', 'Secret', 'search', 'orphan-token') ? undefined : true), 'the orphan token Secret to be deleted');
+    await waitFor(async () => (sim.getObject('v1', 'Secret', 'search', 'orphan-token') ? undefined : true));
 
     await api.createNamespacedServiceAccount({ namespace: 'search', body: { metadata: { name: 'forger' } } });
     sim.bindRules('system:serviceaccount:search:forger', [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }]);
@@ -204,7 +204,7 @@ describe('token controller', () => {
       namespace: 'search',
       body: { metadata: { name: 'forged', annotations: { 'kubernetes.io/service-account.name': 'forger' } }, type: 'kubernetes.io/service-account-token', stringData: { token: 'let-me-in' } },
     });
-    await until(() => (sim.getObject('v1', 'Secret', 'search', 'forged')?.data as Record<string, string> | undefined)?.namespace, 'the controller to fill the forged Secret');
+    await waitFor(async () => (sim.getObject('v1', 'Secret', 'search', 'forged')?.data as Record<string, string> | undefined)?.namespace);
     const forged = new KubeConfig();
     forged.loadFromString(sim.kubeconfigFor('let-me-in'));
     await expect(forged.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: 'search' })).rejects.toMatchObject({ code: 401 });
@@ -286,9 +286,9 @@ describe('client-node CoreV1Api', () => {
       await api.createNamespacedConfigMap({ namespace: 'search', body: { metadata: { name: 'owned', ownerReferences }, data: { k: 'v' } } });
       await api.createNamespacedSecret({ namespace: 'search', body: { metadata: { name: 'unowned' }, stringData: { k: 'v' } } });
       await api.deleteNamespacedPod({ namespace: 'search', name: 'owner', gracePeriodSeconds: 0 });
-      await until(() => (sim.getObject('v1', 'Secret', 'search', 'owned') || sim.getObject('v1', 'ConfigMap', 'search', 'owned') ? undefined : true), 'garbage collection');
+      await waitFor(async () => (sim.getObject('v1', 'Secret', 'search', 'owned') || sim.getObject('v1', 'ConfigMap', 'search', 'owned') ? undefined : true));
       expect(sim.getObject('v1', 'Secret', 'search', 'unowned')).toBeDefined();
-      await until(() => (events.includes('DELETED owned') ? true : undefined), 'the DELETED watch event');
+      await waitFor(async () => (events.includes('DELETED owned') ? true : undefined));
       expect(events).toEqual(expect.arrayContaining(['ADDED owned', 'ADDED unowned', 'DELETED owned']));
     } finally {
       req.abort();

@@ -72,11 +72,17 @@ describe.each(KUBECTL_VERSIONS)('kubectl %s', version => {
     expect(await ok(['create', 'serviceaccount', 'robot', '-n', ns])).toBe('serviceaccount/robot created\n');
     const cm = parseTable(await ok(['get', 'configmaps', '-n', ns]));
     expect(cm.header).toEqual(['NAME', 'DATA', 'AGE']);
-    expect(cm.rows).toEqual([{ NAME: 'settings', DATA: '2', AGE: expect.stringMatching(/^\d+s$/) }]);
+    expect(cm.rows).toEqual([
+      { NAME: 'kube-root-ca.crt', DATA: '1', AGE: expect.stringMatching(/^\d+s$/) },
+      { NAME: 'settings', DATA: '2', AGE: expect.stringMatching(/^\d+s$/) },
+    ]);
     expect(JSON.parse(await ok(['get', 'cm', 'settings', '-n', ns, '-o', 'json'])).data).toEqual({ mode: 'fast', level: '3' });
     const sa = parseTable(await ok(['get', 'sa', '-n', ns]));
     expect(sa.header).toEqual(['NAME', 'SECRETS', 'AGE']);
-    expect(sa.rows.map(r => [r.NAME, r.SECRETS])).toEqual([['robot', '0']]);
+    expect(sa.rows.map(r => [r.NAME, r.SECRETS])).toEqual([
+      ['default', '0'],
+      ['robot', '0'],
+    ]);
   });
 
   it('creates the deployment, job and cronjob its typed commands send', async () => {
@@ -192,6 +198,38 @@ type: kubernetes.io/service-account-token
 });
 
 describe('token controller', () => {
+  it('gives every namespace a default ServiceAccount and the kube-root-ca.crt ConfigMap, and recreates them', async () => {
+    for (const ns of ['default', 'payments', 'kube-system']) {
+      expect(sim.getObject('v1', 'ServiceAccount', ns, 'default')).toBeDefined();
+      expect(sim.getObject('v1', 'ConfigMap', ns, 'kube-root-ca.crt')?.data).toEqual({ 'ca.crt': sim.caCert });
+    }
+    const api = kc.makeApiClient(CoreV1Api);
+    const old = await api.readNamespacedServiceAccount({ namespace: 'platform', name: 'default' });
+    await api.deleteNamespacedServiceAccount({ namespace: 'platform', name: 'default' });
+    await api.deleteNamespacedConfigMap({ namespace: 'platform', name: 'kube-root-ca.crt' });
+    const again = await waitFor(async () => sim.getObject('v1', 'ServiceAccount', 'platform', 'default'));
+    expect(again.metadata.uid).not.toBe(old.metadata?.uid);
+    await waitFor(async () => sim.getObject('v1', 'ConfigMap', 'platform', 'kube-root-ca.crt'));
+  });
+
+  it('issues a token for the default ServiceAccount (kubectl create token)', async () => {
+    sim.bindRules('system:serviceaccount:platform:default', [{ verbs: ['list'], apiGroups: [''], resources: ['pods'], namespaces: ['platform'] }]);
+    const token = await kubectl(['create', 'token', 'default', '-n', 'platform', '--duration=15m'], { kubeconfigPath: sim.kubeconfigPath });
+    expect(token.stderr).toBe('');
+    const api = (() => {
+      const c = new KubeConfig();
+      c.loadFromString(sim.kubeconfigFor(token.stdout.trim()));
+      return c.makeApiClient(CoreV1Api);
+    })();
+    expect((await api.listNamespacedPod({ namespace: 'platform' })).items.length).toBeGreaterThan(0);
+    const denied = await api.listNamespacedSecret({ namespace: 'platform' }).catch(e => e);
+    expect(denied.code).toBe(403);
+    expect(JSON.parse(denied.body).message).toBe('secrets is forbidden: User "system:serviceaccount:platform:default" cannot list resource "secrets" in API group "" in the namespace "platform"');
+    const short = await kubectl(['create', 'token', 'default', '-n', 'platform', '--duration=5m'], { kubeconfigPath: sim.kubeconfigPath });
+    expect(short.stderr).toMatch(/TokenRequest.authentication.k8s.io "default" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes/);
+    sim.bindRules('system:serviceaccount:platform:default', []);
+  });
+
   it('deletes a token Secret whose ServiceAccount does not exist, and ignores a token it did not sign', async () => {
     const api = kc.makeApiClient(CoreV1Api);
     const body: V1Secret = { metadata: { name: 'orphan-token', annotations: { 'kubernetes.io/service-account.name': 'ghost' } }, type: 'kubernetes.io/service-account-token' };
@@ -292,6 +330,35 @@ describe('client-node CoreV1Api', () => {
       expect(events).toEqual(expect.arrayContaining(['ADDED owned', 'ADDED unowned', 'DELETED owned']));
     } finally {
       req.abort();
+    }
+  });
+});
+
+describe('fixture objects', () => {
+  it('stores a fixture Secret like a write (stringData merged) and fills fixture token Secrets', async () => {
+    const own = await startKubeSim({
+      fixture: {
+        namespaces: [{ name: 'team-a' }],
+        objects: [
+          { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: 'team-a' } },
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'builder-token', namespace: 'team-a', annotations: { 'kubernetes.io/service-account.name': 'builder' } }, type: 'kubernetes.io/service-account-token' },
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'plain', namespace: 'team-a' }, stringData: { password: 'from-fixture' } },
+        ],
+      },
+    });
+    try {
+      const plain = own.getObject('v1', 'Secret', 'team-a', 'plain')!;
+      expect(plain.data).toEqual({ password: b64('from-fixture') });
+      expect(plain.stringData).toBeUndefined();
+      expect(plain.type).toBe('Opaque');
+      const token = unb64((own.getObject('v1', 'Secret', 'team-a', 'builder-token')!.data as Record<string, string>).token);
+      own.bindRules('system:serviceaccount:team-a:builder', [{ verbs: ['get'], apiGroups: [''], resources: ['secrets'], namespaces: ['team-a'] }]);
+      const c = new KubeConfig();
+      c.loadFromString(own.kubeconfigFor(token));
+      const read = await c.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: 'team-a', name: 'plain' });
+      expect(unb64(read.data!.password)).toBe('from-fixture');
+    } finally {
+      await own.stop();
     }
   });
 });

@@ -10,11 +10,14 @@
  * of a deleted ServiceAccount. Tokens authenticate as `system:serviceaccount:<ns>:<name>`
  * (groups `system:serviceaccounts`, `system:serviceaccounts:<ns>`, `system:authenticated`) and
  * are authorized by the rules bound to that user (`Authorizer.bindRules`, `sim.bindRules`).
+ *
+ * Like the serviceaccount controller and the root-ca-cert-publisher, every namespace gets a
+ * `default` ServiceAccount (recreated when deleted) and a `kube-root-ca.crt` ConfigMap.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Authorizer } from './authz';
 import { SERVICE_ACCOUNT_NAME_KEY, SERVICE_ACCOUNT_TOKEN_TYPE, SERVICE_ACCOUNT_UID_KEY } from './configObjects';
-import { SECRET, SERVICE_ACCOUNT, type ResourceType } from './resources';
+import { CONFIG_MAP, NAMESPACE, SECRET, SERVICE_ACCOUNT, type ResourceType } from './resources';
 import { errors } from './status';
 import { nowRfc3339, type Store, type StoreEvent } from './store';
 import type { KObj } from './types';
@@ -54,10 +57,27 @@ export class TokenController {
     private readonly authz: Authorizer,
   ) {}
 
-  /** Syncs the Secrets already stored (fixture objects) and follows changes; returns the unsubscribe. */
+  /** Syncs the namespaces and Secrets already stored (fixture objects) and follows changes; returns the unsubscribe. */
   start(): () => void {
+    for (const it of this.store.all(NAMESPACE)) this.syncNamespace(it.obj.metadata.name!, true);
     for (const it of this.store.all(SECRET)) this.syncSecret(it.obj.metadata.namespace!, it.obj.metadata.name!);
     return this.store.subscribe(ev => this.onEvent(ev));
+  }
+
+  /** The `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap of a live namespace. */
+  private syncNamespace(namespace: string, initial = false): void {
+    const ns = this.store.get(NAMESPACE, undefined, namespace)?.obj;
+    if (!ns || ns.status?.phase === 'Terminating' || ns.metadata.deletionTimestamp) return;
+    // fixture namespaces get objects as old as themselves, outside the watch history
+    const opts = initial ? { record: false, keepTimestamps: true } : {};
+    const creationTimestamp = initial ? ns.metadata.creationTimestamp : undefined;
+    if (!this.store.get(SERVICE_ACCOUNT, namespace, 'default')) {
+      this.store.create(SERVICE_ACCOUNT, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace, creationTimestamp } }, opts);
+    }
+    if (this.caCert && !this.store.get(CONFIG_MAP, namespace, 'kube-root-ca.crt')) {
+      const metadata = { name: 'kube-root-ca.crt', namespace, creationTimestamp, annotations: { 'kubernetes.io/description': 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.' } };
+      this.store.create(CONFIG_MAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: { 'ca.crt': this.caCert } }, opts);
+    }
   }
 
   private onEvent(ev: StoreEvent): void {
@@ -67,7 +87,14 @@ export class TokenController {
       if (ev.type === 'DELETED') this.forget(`${ns}/${o.metadata.name}`);
       else setImmediate(() => this.syncSecret(ns, o.metadata.name!));
     } else if (ev.rid === 'serviceaccounts' && ev.type === 'DELETED') {
-      setImmediate(() => this.serviceAccountDeleted(o));
+      setImmediate(() => {
+        this.serviceAccountDeleted(o);
+        if (o.metadata.name === 'default') this.syncNamespace(ns);
+      });
+    } else if (ev.rid === 'namespaces' && ev.type === 'ADDED') {
+      setImmediate(() => this.syncNamespace(o.metadata.name!));
+    } else if (ev.rid === 'configmaps' && ev.type === 'DELETED' && o.metadata.name === 'kube-root-ca.crt') {
+      setImmediate(() => this.syncNamespace(ns));
     }
   }
 

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ADMIN_RULES, Authorizer, namespaceAdminRules, type PolicyRule } from './authz';
 import { ensureTls } from './certs';
+import { normalizeConfigObject } from './configObjects';
 import type { SimContext, RequestLogEntry } from './context';
 import { defaultPod } from './defaults';
 import { EventRecorder } from './events';
@@ -184,6 +185,9 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   }
   for (const o of built.raw) {
     if (!o.metadata?.name) throw new Error('kube-sim fixture: raw object without metadata.name');
+    // a fixture Secret's stringData is merged into data, as on any write
+    const t = findByKind(o.apiVersion ?? 'v1', o.kind ?? '');
+    if (t) normalizeConfigObject(t, o);
     load(o.apiVersion ?? 'v1', o.kind ?? '', o);
   }
 

@@ -1,6 +1,7 @@
 /** Resource verbs: get, list, watch, create, update, patch, delete, deletecollection. */
 import type http from 'node:http';
 import type { Attributes, TokenEntry } from './authz';
+import { normalizeConfigObject, validateConfigObjectUpdate } from './configObjects';
 import type { SimContext } from './context';
 import { defaultNamespace, defaultPod, defaultPvc, defaultWorkload } from './defaults';
 import { addAuditAnnotations, addWarnings, boolParam, negotiate, parseJsonBody, readBody, sendJson } from './http';
@@ -8,8 +9,9 @@ import { jsonPatch, mergePatch, strategicMergePatch } from './patch';
 import { PodLifecycle } from './podLifecycle';
 import { decodeProtobufObject, isProtobuf } from './protobuf';
 import type { RequestInfo } from './requestInfo';
-import { apiVersionOf, findResource, NAMESPACE, POD, PV, PVC, type ResourceType } from './resources';
+import { apiVersionOf, CONFIG_MAP, findResource, NAMESPACE, POD, PV, PVC, SECRET, SERVICE_ACCOUNT, type ResourceType } from './resources';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors';
+import { TOKEN_REQUEST } from './serviceAccounts';
 import { errors, successStatus } from './status';
 import { jsonOf, nowRfc3339, type StoredItem } from './store';
 import { tableJson, tableRowJson, type IncludeObject } from './tables';
@@ -27,6 +29,10 @@ export class ResourceApi {
     if (type.virtual) {
       if (info.verb !== 'create') throw errors.methodNotAllowed(req.method ?? '');
       return this.accessReview(type, req, res, caller);
+    }
+    if (type === SERVICE_ACCOUNT && info.subresource === 'token') {
+      if (info.verb !== 'create') throw errors.methodNotAllowed(req.method ?? '');
+      return this.tokenRequest(info, req, res);
     }
     if (info.subresource && info.subresource !== 'status') {
       throw errors.pathNotFound();
@@ -172,6 +178,7 @@ export class ResourceApi {
   private async create(type: ResourceType, ns: string | undefined, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse, caller: TokenEntry): Promise<void> {
     const obj = await this.readObject(type, req);
     this.checkNamespace(type, ns, obj);
+    normalizeConfigObject(type, obj);
     const md = obj.metadata;
     if (!md.name && md.generateName) md.name = `${md.generateName}${PodLifecycle.suffix(5)}`;
     for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink']) delete md[k];
@@ -342,6 +349,8 @@ export class ResourceApi {
       checkPodSpecUpdate(cur, next);
     }
     if (JSON.stringify(next.spec) !== JSON.stringify(cur.spec) && typeof cur.metadata.generation === 'number') next.metadata.generation = cur.metadata.generation + 1;
+    normalizeConfigObject(type, next);
+    validateConfigObjectUpdate(type, cur, next);
     return next;
   }
 
@@ -492,7 +501,7 @@ export class ResourceApi {
     const uid = owner.metadata.uid;
     const ns = owner.metadata.namespace;
     setImmediate(() => {
-      const dependentTypes = [findResource('', 'v1', 'pods')!, findResource('apps', 'v1', 'replicasets')!, findResource('batch', 'v1', 'jobs')!, findResource('', 'v1', 'persistentvolumeclaims')!];
+      const dependentTypes = [findResource('', 'v1', 'pods')!, findResource('apps', 'v1', 'replicasets')!, findResource('batch', 'v1', 'jobs')!, findResource('', 'v1', 'persistentvolumeclaims')!, SECRET, CONFIG_MAP, SERVICE_ACCOUNT];
       for (const type of dependentTypes) {
         for (const it of this.ctx.store.all(type, ns)) {
           if ((it.obj.metadata.ownerReferences ?? []).some(r => r.uid === uid)) this.deleteObject(type, it, undefined, 'Background');
@@ -535,6 +544,12 @@ export class ResourceApi {
       } else out.push(jsonOf(it));
     }
     sendJson(res, 200, `{"kind":"${type.listKind}","apiVersion":"${apiVersionOf(type)}","metadata":{"resourceVersion":"${this.ctx.store.resourceVersion}"},"items":[${out.join(',')}]}`);
+  }
+
+  /** POST serviceaccounts/<name>/token (`kubectl create token`) */
+  private async tokenRequest(info: RequestInfo, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const request = await this.readObject(TOKEN_REQUEST, req);
+    sendJson(res, 201, this.ctx.tokens.tokenRequest(info.namespace, info.name, request));
   }
 
   private async accessReview(type: ResourceType, req: http.IncomingMessage, res: http.ServerResponse, caller: TokenEntry): Promise<void> {

@@ -25,6 +25,8 @@ export interface TokenEntry {
   token: string;
   user: UserInfo;
   rules: PolicyRule[];
+  /** epoch ms after which the token no longer authenticates (TokenRequest tokens) */
+  expiresAt?: number;
 }
 
 export interface Attributes {
@@ -98,6 +100,14 @@ export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
 
 export class Authorizer {
   private readonly tokens = new Map<string, TokenEntry>();
+  /** rules bound to a user name (like RoleBindings naming a ServiceAccount), for every token of that user */
+  private readonly userRules = new Map<string, PolicyRule[]>();
+
+  /** Replaces the rules bound to `user` (an empty list removes them). */
+  bindRules(user: string, rules: PolicyRule[]): void {
+    if (rules.length) this.userRules.set(user, rules);
+    else this.userRules.delete(user);
+  }
 
   addToken(entry: TokenEntry): void {
     this.tokens.set(entry.token, entry);
@@ -111,11 +121,16 @@ export class Authorizer {
     if (!authorization) return undefined;
     const m = authorization.match(/^Bearer\s+(\S+)\s*$/i);
     if (!m) return undefined;
-    return this.tokens.get(m[1]);
+    const entry = this.tokens.get(m[1]);
+    if (entry?.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      this.tokens.delete(m[1]);
+      return undefined;
+    }
+    return entry;
   }
 
   rulesFor(entry: TokenEntry): PolicyRule[] {
-    return [...DISCOVERY_RULES, ...entry.rules];
+    return [...DISCOVERY_RULES, ...entry.rules, ...(this.userRules.get(entry.user.name) ?? [])];
   }
 
   authorize(entry: TokenEntry, a: Attributes): boolean {

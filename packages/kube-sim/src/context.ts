@@ -4,6 +4,7 @@ import type { EventRecorder } from './events';
 import type { FaultInjector } from './faults';
 import type { PodLifecycle } from './podLifecycle';
 import type { PodSecurityAdmission } from './podSecurity';
+import type { TokenController } from './serviceAccounts';
 import type { Store } from './store';
 import type { WatchHub } from './watch';
 
@@ -28,6 +29,8 @@ export interface SimContext {
   serverAddress: () => string;
   faults: FaultInjector;
   podSecurity: PodSecurityAdmission;
+  /** the ServiceAccount token controller and TokenRequest issuer */
+  tokens: TokenController;
   /** recent requests, newest last (bounded) */
   requestLog: RequestLogEntry[];
   /** who a request without Authorization is (http mode acts like `kubectl proxy`: the admin) */

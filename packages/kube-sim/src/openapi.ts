@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SERVER_VERSION } from './discovery';
+import { encodeField as field } from './protobuf';
 import { GROUPS, RESOURCE_TYPES, type ResourceType } from './resources';
 
 function gvPath(group: string, version: string): string {
@@ -77,22 +78,6 @@ export function openApiRoot(): string {
 
 
 // ---- OpenAPI v2 (kubectl ≤1.32 reads it as gnostic protobuf to find the fieldValidation parameter)
-
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
-}
-
-function field(tag: number, value: Buffer | string): Buffer {
-  const b = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  return Buffer.concat([varint((tag << 3) | 2), varint(b.length), b]);
-}
 
 function v2Operation(t: ResourceType, action: string, withParams: boolean): Buffer {
   const parts: Buffer[] = [field(5, `${action}${t.kind}`)];

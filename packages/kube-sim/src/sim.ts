@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ADMIN_RULES, Authorizer, namespaceAdminRules, type PolicyRule } from './authz';
 import { ensureTls } from './certs';
+import { normalizeConfigObject } from './configObjects';
 import type { SimContext, RequestLogEntry } from './context';
 import { defaultPod } from './defaults';
 import { EventRecorder } from './events';
@@ -21,6 +22,7 @@ import { normalizeImage, PodLifecycle, type LifecycleOptions } from './podLifecy
 import { PodSecurityAdmission, type PodSecurityExemptions } from './podSecurity';
 import { findByKind, POD, PV, RESOURCE_TYPES, resourceId } from './resources';
 import { Router } from './router';
+import { TokenController } from './serviceAccounts';
 import { nowRfc3339, Store } from './store';
 import type { KObj } from './types';
 import { WatchHub } from './watch';
@@ -77,6 +79,12 @@ export interface KubeSim {
   /** adds (or replaces) a bearer token with RBAC-like rules */
   addToken(token: string, rules: PolicyRule[], opts?: AddTokenOptions): void;
   removeToken(token: string): void;
+  /**
+   * Binds rules to a user name, like RoleBindings/ClusterRoleBindings naming a subject: every
+   * token of that user gets them, e.g. the token of a ServiceAccount token Secret
+   * (`system:serviceaccount:<ns>:<name>`). An empty list removes the binding.
+   */
+  bindRules(user: string, rules: PolicyRule[]): void;
   /** a kubeconfig YAML for an arbitrary token (e.g. one added with addToken) */
   kubeconfigFor(token: string, namespace?: string): string;
   /** host directory backing a PV */
@@ -133,6 +141,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     requestLog,
     faults: new FaultInjector(),
     podSecurity: new PodSecurityAdmission(options.podSecurityExemptions ?? fixture.podSecurityExemptions),
+    tokens: new TokenController(store, authz),
     ensurePvDir: pv => mkdirSync(pvDir(pv), { recursive: true }),
     removePvDir: pv => rmSync(pvDir(pv), { recursive: true, force: true }),
   };
@@ -180,6 +189,9 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   }
   for (const o of built.raw) {
     if (!o.metadata?.name) throw new Error('kube-sim fixture: raw object without metadata.name');
+    // a fixture Secret's stringData is merged into data, as on any write
+    const t = findByKind(o.apiVersion ?? 'v1', o.kind ?? '');
+    if (t) normalizeConfigObject(t, o);
     load(o.apiVersion ?? 'v1', o.kind ?? '', o);
   }
 
@@ -202,6 +214,8 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     if (ev.type === 'DELETED' && ev.rid === resourceId(POD)) {
       const ns = ev.item.obj.metadata.namespace!;
       setImmediate(() => router.resources.finishTerminatingClaims(ns));
+      // the garbage collector: objects owned by the pod (e.g. a Secret or ConfigMap) go with it
+      router.resources.collectDependents(ev.item.obj);
     }
   });
 
@@ -214,6 +228,8 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     tls = await ensureTls(path.join(dataDir, 'tls'));
     server = https.createServer({ key: tls.key, cert: tls.cert }, handler);
   }
+  ctx.tokens.caCert = tls?.caCert;
+  const stopTokens = ctx.tokens.start();
   server.keepAliveTimeout = 65_000;
   const sockets = new Set<net.Socket>();
   server.on(options.http ? 'connection' : 'secureConnection', (s: net.Socket) => {
@@ -260,6 +276,9 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     removeToken(token) {
       authz.removeToken(token);
     },
+    bindRules(user, rules) {
+      authz.bindRules(user, rules);
+    },
     kubeconfigFor(token, namespace) {
       const cfg = buildKubeconfig({ server: url, caCert: tls?.caCert, adminToken: token, restrictedToken: token, restrictedNamespace: namespace });
       return namespace ? cfg.replace('current-context: kube-sim-admin', 'current-context: kube-sim-restricted') : cfg;
@@ -285,6 +304,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
       if (stopped) return;
       stopped = true;
       unsubscribe();
+      stopTokens();
       lifecycle.stop();
       watches.closeAll();
       const closed = new Promise<void>(resolve => server.close(() => resolve()));

@@ -122,11 +122,13 @@ export const errors = {
       causes: [{ reason: 'MethodNotAllowed', message: `${method} is not supported` }],
     });
   },
-  unsupportedMediaType(): ApiError {
+  /** `accepted` defaults to the patch types (PATCH); `cause` is kube-sim's own hint, kept out of the message. */
+  unsupportedMediaType(accepted = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'], cause?: string): ApiError {
     return new ApiError(
       415,
       'UnsupportedMediaType',
-      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json',
+      `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+      cause ? { causes: [{ reason: 'UnsupportedMediaType', message: cause }] } : undefined,
     );
   },
   notAcceptable(): ApiError {

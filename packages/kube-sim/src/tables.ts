@@ -529,6 +529,33 @@ const TABLES: Record<string, TableSpec> = {
   },
 };
 
+// printSecret, printConfigMap, printServiceAccount
+TABLES.secrets = {
+  columns: [
+    nameCol(),
+    col('Type', 'string', 'Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types'),
+    col('Data', 'string', "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4"),
+    ageCol(),
+  ],
+  cells: (o, now) => [o.metadata.name!, String(o.type ?? ''), Object.keys((o.data as object) ?? {}).length, since(o.metadata.creationTimestamp, now)],
+};
+TABLES.configmaps = {
+  columns: [
+    nameCol(),
+    col('Data', 'string', "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process."),
+    ageCol(),
+  ],
+  cells: (o, now) => [o.metadata.name!, Object.keys((o.data as object) ?? {}).length + Object.keys((o.binaryData as object) ?? {}).length, since(o.metadata.creationTimestamp, now)],
+};
+TABLES.serviceaccounts = {
+  columns: [
+    nameCol(),
+    col('Secrets', 'string', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use. Pods are only limited to this list if this service account has a "kubernetes.io/enforce-mountable-secrets" annotation set to "true". The "kubernetes.io/enforce-mountable-secrets" annotation is deprecated since v1.32. Prefer separate namespaces to isolate access to mounted secrets. This field should not be used to find auto-generated service account token secrets for use outside of pods. Instead, tokens can be requested directly using the TokenRequest API, or service account token secrets can be manually created. More info: https://kubernetes.io/docs/concepts/configuration/secret'),
+    ageCol(),
+  ],
+  cells: (o, now) => [o.metadata.name!, ((o.secrets as unknown[]) ?? []).length, since(o.metadata.creationTimestamp, now)],
+};
+
 const DEFAULT_TABLE: TableSpec = {
   columns: [nameCol(), col('Created At', 'date', AGE_DESC)],
   cells: o => [o.metadata.name!, o.metadata.creationTimestamp ?? ''],

@@ -1,4 +1,5 @@
 /** Name validation with the apiserver's messages (k8s.io/apimachinery/pkg/util/validation). */
+import { configObjectCauses } from './configObjects';
 import type { ResourceType } from './resources';
 import { errors } from './status';
 import type { KObj } from './types';
@@ -142,6 +143,7 @@ export function validateForCreate(type: ResourceType, obj: KObj): void {
   }
   causes.push(...metaCauses(obj));
   if (type.resource === 'pods') causes.push(...podSpecCauses(obj.spec ?? {}));
+  causes.push(...configObjectCauses(type, obj));
   if (type.resource === 'persistentvolumeclaims') {
     const modes: string[] = obj.spec?.accessModes ?? [];
     if (!modes.length) causes.push({ field: 'spec.accessModes', message: 'Required value: at least 1 access mode is required', reason: 'FieldValueRequired' });

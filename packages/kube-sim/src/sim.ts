@@ -14,7 +14,7 @@ import { EventRecorder } from './events';
 import { FaultInjector, type FaultSpec } from './faults';
 import { handleUpgrade } from './execRoute';
 import { FixtureBuilder, stableSuffix } from './fixtures/build';
-import { placePods, resolveFixture, type FixtureInput } from './fixtures/load';
+import { pinLocalVolumes, placePods, resolveFixture, type FixtureInput } from './fixtures/load';
 import { generateFileTree, type FileTreeSpec } from './files';
 import { buildKubeconfig } from './kubeconfig';
 import { normalizeImage, PodLifecycle, type LifecycleOptions } from './podLifecycle';
@@ -156,6 +156,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const created = nowRfc3339(new Date(Date.now() - 2 * 24 * 3600 * 1000));
   const built = new FixtureBuilder(fixture, created, { withFiles: options.generateFiles !== false }).build();
   placePods(built);
+  pinLocalVolumes(built);
   const load = (apiVersion: string, kind: string, o: KObj) => {
     const t = findByKind(apiVersion, kind);
     if (!t) throw new Error(`kube-sim fixture: unsupported kind ${apiVersion} ${kind}`);
@@ -187,12 +188,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   for (const pv of store.all(PV)) if (!withTree.has(pv.obj.metadata.name!)) mkdirSync(pvDir(pv.obj.metadata.name!), { recursive: true });
 
   const router = new Router(ctx);
-  const storageClass = findByKind('storage.k8s.io/v1', 'StorageClass')!;
-  lifecycleOptions.isWaitForFirstConsumer = pvc => {
-    const sc = pvc.spec?.storageClassName ? store.get(storageClass, undefined, pvc.spec.storageClassName) : undefined;
-    return (sc?.obj as Record<string, unknown> | undefined)?.volumeBindingMode === 'WaitForFirstConsumer';
-  };
-  lifecycleOptions.bindClaim = pvc => router.resources.bindClaim(pvc, true);
+  lifecycleOptions.bindClaim = (pvc, node) => router.resources.bindClaim(pvc, node);
   // pvc-protection: finish deleting claims once their last pod is gone
   const unsubscribe = store.subscribe(ev => {
     if (ev.type === 'DELETED' && ev.rid === resourceId(POD)) {

@@ -155,8 +155,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   // objects
   const created = nowRfc3339(new Date(Date.now() - 2 * 24 * 3600 * 1000));
   const built = new FixtureBuilder(fixture, created, { withFiles: options.generateFiles !== false }).build();
-  placePods(built);
-  pinLocalVolumes(built);
+  pinLocalVolumes(built, placePods(built));
   const load = (apiVersion: string, kind: string, o: KObj) => {
     const t = findByKind(apiVersion, kind);
     if (!t) throw new Error(`kube-sim fixture: unsupported kind ${apiVersion} ${kind}`);

@@ -80,13 +80,14 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 2Gi}}
 `;
-  const consumer = `apiVersion: v1
+  /** a pod in platform that mounts late-<v> and is steered by a nodeSelector */
+  const podManifest = (name: string, nodeSelector: string) => `apiVersion: v1
 kind: Pod
 metadata:
-  name: late-consumer-${v}
+  name: ${name}-${v}
   namespace: platform
 spec:
-  nodeSelector: {topology.kubernetes.io/zone: zone-b}
+  nodeSelector: {${nodeSelector}}
   containers:
   - name: app
     image: alpine:3.20
@@ -96,21 +97,8 @@ spec:
   - name: data
     persistentVolumeClaim: {claimName: late-${v}}
 `;
-  const elsewhere = `apiVersion: v1
-kind: Pod
-metadata:
-  name: late-elsewhere-${v}
-  namespace: platform
-spec:
-  nodeSelector: {kubernetes.io/hostname: node-a}
-  containers:
-  - name: app
-    image: alpine:3.20
-    volumeMounts: [{name: data, mountPath: /data}]
-  volumes:
-  - name: data
-    persistentVolumeClaim: {claimName: late-${v}}
-`;
+  const consumer = podManifest('late-consumer', 'topology.kubernetes.io/zone: zone-b');
+  const elsewhere = podManifest('late-elsewhere', 'kubernetes.io/hostname: node-a');
 
   it('keeps a WaitForFirstConsumer claim Pending until its pod is scheduled, then provisions on that node', async () => {
     const applied = await k(['apply', '-f', '-'], manifest);
@@ -221,12 +209,17 @@ describe('@kubernetes/client-node', () => {
 });
 
 describe('PV controller and scheduler', () => {
-  it('provisions an Immediate node-local claim at once, on the first untainted node', async () => {
-    await create('/api/v1/namespaces/payments/persistentvolumeclaims', claimBody('instant', 'standard'));
-    const pvc = await waitFor(async () => {
-      const c = await getPvc('payments', 'instant');
+  /** an Immediate claim in payments, bound within 2 s */
+  async function createBoundClaim(name: string, storageClassName: string) {
+    await create('/api/v1/namespaces/payments/persistentvolumeclaims', claimBody(name, storageClassName));
+    return waitFor(async () => {
+      const c = await getPvc('payments', name);
       return c.status.phase === 'Bound' && c;
     }, 2_000);
+  }
+
+  it('provisions an Immediate node-local claim at once, on the first untainted node', async () => {
+    const pvc = await createBoundClaim('instant', 'standard');
     expect(pvc.metadata.annotations['volume.kubernetes.io/selected-node']).toBeUndefined();
     expect(pvc.metadata.annotations['volume.kubernetes.io/storage-provisioner']).toBe('rancher.io/local-path');
     expect((await getPv(pvc.spec.volumeName)).spec.nodeAffinity).toEqual(hostnameAffinity('node-a'));
@@ -238,11 +231,7 @@ describe('PV controller and scheduler', () => {
   });
 
   it('gives volumes of other classes no node affinity', async () => {
-    await create('/api/v1/namespaces/payments/persistentvolumeclaims', claimBody('anywhere', 'fast-ssd'));
-    const pvc = await waitFor(async () => {
-      const c = await getPvc('payments', 'anywhere');
-      return c.status.phase === 'Bound' && c;
-    }, 2_000);
+    const pvc = await createBoundClaim('anywhere', 'fast-ssd');
     const pv = await getPv(pvc.spec.volumeName);
     expect(pv.spec.nodeAffinity).toBeUndefined();
     expect(pv.spec.hostPath).toBeDefined();

@@ -18,11 +18,12 @@ import { pinLocalVolumes, placePods, resolveFixture, type FixtureInput } from '.
 import { generateFileTree, type FileTreeSpec } from './files';
 import { buildKubeconfig } from './kubeconfig';
 import { normalizeImage, PodLifecycle, type LifecycleOptions } from './podLifecycle';
-import { findByKind, POD, PV, RESOURCE_TYPES, resourceId } from './resources';
+import { findByKind, POD, PV, PVC, RESOURCE_TYPES, resourceId, STORAGE_CLASS } from './resources';
 import { Router } from './router';
 import { nowRfc3339, Store } from './store';
 import type { KObj } from './types';
 import { WatchHub } from './watch';
+import { isWaitForFirstConsumer } from './volumeBinding';
 
 export interface KubeSimOptions {
   /** `demo` (default), `scale`, a path to a YAML fixture, or a fixture object */
@@ -188,6 +189,11 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
 
   const router = new Router(ctx);
   lifecycleOptions.bindClaim = (pvc, node) => router.resources.bindClaim(pvc, node);
+  // the PV controller has seen the fixture's Pending WaitForFirstConsumer claims (their event)
+  for (const pvc of store.all(PVC)) {
+    const className = pvc.obj.spec?.storageClassName;
+    if (pvc.obj.status?.phase === 'Pending' && className && isWaitForFirstConsumer(store.get(STORAGE_CLASS, undefined, className)?.obj)) router.resources.bindClaim(pvc.obj);
+  }
   // pvc-protection: finish deleting claims once their last pod is gone
   const unsubscribe = store.subscribe(ev => {
     if (ev.type === 'DELETED' && ev.rid === resourceId(POD)) {

@@ -257,7 +257,9 @@ describe('PV controller and scheduler', () => {
     for (const [ns, claim] of [['payments', 'payments-api-uploads'], ['search', 'index-search-indexer-0']]) {
       expect((await getPv((await getPvc(ns, claim)).spec.volumeName)).spec.nodeAffinity).toBeUndefined();
     }
+    // the demo's Pending WaitForFirstConsumer claim says why, like the real controller
     expect((await getPvc('search', 'search-api-snapshots')).status.phase).toBe('Pending');
+    expect((await eventsOf('search', 'search-api-snapshots')).map(e => [e.reason, e.message])).toEqual([['WaitForFirstConsumer', WAITING]]);
   });
 
   it('still schedules a helper pod for every mounted demo claim next to its workload, and unmounted ones on their node', async () => {

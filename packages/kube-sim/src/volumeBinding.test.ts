@@ -4,7 +4,7 @@
  * scheduler keeps pods on their volume's node (or reports the VolumeBinding reasons). Checked
  * with the real kubectl 1.27 and 1.33, @kubernetes/client-node and plain HTTPS.
  */
-import { CoreV1Api, KubeConfig, StorageV1Api, type V1PersistentVolume } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, StorageV1Api, type V1PersistentVolume, type V1Pod } from '@kubernetes/client-node';
 import { startKubeSim, type KubeSim } from './sim';
 import { request, waitFor } from './__testutils__/http';
 import { kubectl, KUBECTL_VERSIONS } from './__testutils__/kubectl';
@@ -183,7 +183,7 @@ describe('@kubernetes/client-node', () => {
     // the consumer tolerates the storage node and selects it, so the volume lives there
     await core.createNamespacedPod({
       namespace: 'search',
-      body: podBody('node-disk-writer', 'node-disk-claim', { nodeSelector: { 'nkvm.io/pool': 'storage' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'storage', effect: 'NoSchedule' }] }) as never,
+      body: podBody('node-disk-writer', 'node-disk-claim', { nodeSelector: { 'nkvm.io/pool': 'storage' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'storage', effect: 'NoSchedule' }] }) as V1Pod,
     });
     const claim = await waitFor(async () => {
       const c = await core.readNamespacedPersistentVolumeClaim({ namespace: 'search', name: 'node-disk-claim' });
@@ -195,7 +195,7 @@ describe('@kubernetes/client-node', () => {
     expect(pv.metadata?.annotations?.['pv.kubernetes.io/provisioned-by']).toBe('rancher.io/local-path');
 
     // a pod without the toleration cannot follow its volume: the scheduler's real FitError
-    await core.createNamespacedPod({ namespace: 'search', body: podBody('node-disk-reader', 'node-disk-claim') as never });
+    await core.createNamespacedPod({ namespace: 'search', body: podBody('node-disk-reader', 'node-disk-claim') as V1Pod });
     const message = `0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: storage}, 2 node(s) had volume node affinity conflict. ${PREEMPTION}`;
     const ev = await failedScheduling('search', 'node-disk-reader');
     expect(ev.message).toBe(message);
@@ -203,7 +203,7 @@ describe('@kubernetes/client-node', () => {
     expect(reader.status?.phase).toBe('Pending');
     expect(reader.status?.conditions?.find(c => c.type === 'PodScheduled')?.message).toBe(message);
     // with the toleration it joins the writer on node-storage
-    await core.createNamespacedPod({ namespace: 'search', body: podBody('node-disk-reader-2', 'node-disk-claim', { tolerations: [{ key: 'dedicated', operator: 'Exists' }] }) as never });
+    await core.createNamespacedPod({ namespace: 'search', body: podBody('node-disk-reader-2', 'node-disk-claim', { tolerations: [{ key: 'dedicated', operator: 'Exists' }] }) as V1Pod });
     expect((await running('search', 'node-disk-reader-2')).spec.nodeName).toBe('node-storage');
   });
 });

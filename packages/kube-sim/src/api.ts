@@ -18,7 +18,6 @@ import { validateForCreate, validateForUpdate } from './validation';
 import { defaultLocalNode, isNodeLocalClass, isWaitForFirstConsumer, NO_PROVISIONER, provisionerIdentity, pvFitsNode, pvMatchesClaim, SELECTED_NODE } from './volumeBinding';
 import { stringify as toYaml } from 'yaml';
 
-
 export class ResourceApi {
   constructor(private readonly ctx: SimContext) {}
 

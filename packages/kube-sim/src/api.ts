@@ -9,7 +9,7 @@ import { jsonPatch, mergePatch, strategicMergePatch } from './patch';
 import { PodLifecycle } from './podLifecycle';
 import { decodeProtobufObject, isProtobuf } from './protobuf';
 import type { RequestInfo } from './requestInfo';
-import { apiVersionOf, CONFIG_MAP, findResource, NAMESPACE, POD, PV, PVC, SECRET, SERVICE_ACCOUNT, type ResourceType } from './resources';
+import { apiVersionOf, CONFIG_MAP, findResource, NAMESPACE, NODE, POD, PV, PVC, SECRET, SERVICE_ACCOUNT, STORAGE_CLASS, type ResourceType } from './resources';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors';
 import { TOKEN_REQUEST } from './serviceAccounts';
 import { errors, successStatus } from './status';
@@ -17,9 +17,8 @@ import { jsonOf, nowRfc3339, type StoredItem } from './store';
 import { tableJson, tableRowJson, type IncludeObject } from './tables';
 import type { KObj } from './types';
 import { validateForCreate, validateForUpdate } from './validation';
+import { defaultLocalNode, isNodeLocalClass, isWaitForFirstConsumer, NO_PROVISIONER, provisionerIdentity, pvFitsNode, pvMatchesClaim, SELECTED_NODE } from './volumeBinding';
 import { stringify as toYaml } from 'yaml';
-
-const STORAGE_CLASS = findResource('storage.k8s.io', 'v1', 'storageclasses')!;
 
 export class ResourceApi {
   constructor(private readonly ctx: SimContext) {}
@@ -260,44 +259,57 @@ export class ResourceApi {
   }
 
   /**
-   * The PV controller: bind a new claim to a matching Available PV or a provisioned one. Claims
-   * of a WaitForFirstConsumer class wait until the scheduler picks a node for a pod using them
-   * (`firstConsumer`).
+   * The PV controller and the external provisioner: bind a new claim to a matching Available PV
+   * or provision one. Claims of a WaitForFirstConsumer class wait until the scheduler picks a node
+   * for a pod using them (`selectedNode`); the claim then gets the scheduler's
+   * `volume.kubernetes.io/selected-node` annotation and, for a node-local class, a PV with that
+   * node's affinity. Node-local PVs of Immediate claims go to `defaultLocalNode`.
    */
-  bindClaim(pvc: KObj, firstConsumer = false): void {
+  bindClaim(pvc: KObj, selectedNode?: string): void {
     const store = this.ctx.store;
     const ns = pvc.metadata.namespace!;
     const name = pvc.metadata.name!;
     const className: string | undefined = pvc.spec.storageClassName;
+    const sc = className ? store.get(STORAGE_CLASS, undefined, className)?.obj : undefined;
+    const node = selectedNode ? store.get(NODE, undefined, selectedNode)?.obj : undefined;
+    if (!pvc.spec.volumeName && isWaitForFirstConsumer(sc) && !node) {
+      this.ctx.recorder.record(pvc, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding', { component: 'persistentvolume-controller' });
+      return;
+    }
     let pv: KObj | undefined;
+    let provisioner: string | undefined;
     if (pvc.spec.volumeName) {
       pv = store.get(PV, undefined, pvc.spec.volumeName)?.obj;
     } else {
       pv = store
         .all(PV)
         .map(i => i.obj)
-        .find(
-          p =>
-            p.status?.phase === 'Available' &&
-            !p.spec?.claimRef &&
-            (p.spec?.storageClassName ?? '') === (className ?? '') &&
-            (pvc.spec.accessModes ?? []).every((m: string) => (p.spec?.accessModes ?? []).includes(m)),
-        );
+        .find(p => pvMatchesClaim(p, pvc) && (!node || pvFitsNode(p, node)));
     }
     if (!pv && className) {
-      const sc = store.get(STORAGE_CLASS, undefined, className);
       if (!sc) {
         this.ctx.recorder.record(pvc, 'Warning', 'ProvisioningFailed', `storageclass.storage.k8s.io "${className}" not found`, { component: 'persistentvolume-controller' });
         return;
       }
-      if ((sc.obj as Record<string, unknown>).volumeBindingMode === 'WaitForFirstConsumer' && !firstConsumer) {
-        this.ctx.recorder.record(pvc, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding', { component: 'persistentvolume-controller' });
+      provisioner = String((sc as { provisioner?: string }).provisioner ?? '');
+      if (provisioner === NO_PROVISIONER) {
+        this.ctx.recorder.record(pvc, 'Warning', 'ProvisioningFailed', `no volume plugin matched name: ${NO_PROVISIONER}`, { component: 'persistentvolume-controller' });
         return;
       }
-      const created = store.create(PV, PodLifecycle.pvForClaim(pvc, sc.obj));
+      const identity = provisionerIdentity(provisioner);
+      this.ctx.recorder.record(
+        pvc,
+        'Normal',
+        'ExternalProvisioning',
+        `Waiting for a volume to be created either by the external provisioner '${provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.`,
+        { component: 'persistentvolume-controller' },
+      );
+      this.ctx.recorder.record(pvc, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${ns}/${name}"`, { component: identity });
+      const onNode = node ?? (isNodeLocalClass(sc) ? defaultLocalNode(store.all(NODE).map(i => i.obj)) : undefined);
+      const created = store.create(PV, PodLifecycle.pvForClaim(pvc, sc, onNode));
       this.ctx.ensurePvDir(created.obj.metadata.name!);
       pv = created.obj;
-      this.ctx.recorder.record(pvc, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${pv.metadata.name}`, { component: String((sc.obj as Record<string, unknown>).provisioner ?? 'kube-sim') });
+      this.ctx.recorder.record(pvc, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${pv.metadata.name}`, { component: identity });
     }
     if (!pv) {
       this.ctx.recorder.record(pvc, 'Normal', 'FailedBinding', 'no persistent volumes available for this claim and no storage class is set', { component: 'persistentvolume-controller' });
@@ -310,7 +322,13 @@ export class ResourceApi {
     });
     store.mutate(PVC, ns, name, c => {
       c.spec.volumeName = pvName;
-      c.metadata.annotations = { ...(c.metadata.annotations ?? {}), 'pv.kubernetes.io/bind-completed': 'yes', 'pv.kubernetes.io/bound-by-controller': 'yes' };
+      const annotations: Record<string, string> = { ...(c.metadata.annotations ?? {}), 'pv.kubernetes.io/bind-completed': 'yes', 'pv.kubernetes.io/bound-by-controller': 'yes' };
+      if (provisioner) {
+        annotations['volume.beta.kubernetes.io/storage-provisioner'] = provisioner;
+        annotations['volume.kubernetes.io/storage-provisioner'] = provisioner;
+        if (node) annotations[SELECTED_NODE] = node.metadata.name!;
+      }
+      c.metadata.annotations = annotations;
       c.metadata.finalizers = [...new Set([...(c.metadata.finalizers ?? []), 'kubernetes.io/pvc-protection'])];
       c.status = { phase: 'Bound', accessModes: pv!.spec.accessModes, capacity: { storage: pv!.spec.capacity?.storage ?? c.spec.resources.requests.storage } };
     });

@@ -94,17 +94,18 @@ it('turns an unknown image into ErrImagePull, then ImagePullBackOff', async () =
 });
 
 it('blocks a ReadWriteOnce claim used on another node with a Multi-Attach error', async () => {
-  // data-payments-db-0 (RWO) is mounted by payments-db-0 on node-a
-  const pvName = (await request(sim, 'GET', '/api/v1/namespaces/payments/persistentvolumeclaims/data-payments-db-0')).json.spec.volumeName;
-  await createPod('payments', 'second-attach', { nodeName: 'node-b', volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data-payments-db-0' } }] });
-  const ev = await waitEvent('payments', 'second-attach', 'FailedAttachVolume');
-  expect(ev).toMatchObject({ type: 'Warning', message: `Multi-Attach error for volume "${pvName}" Volume is already used by pod(s) payments-db-0`, source: { component: 'attachdetach-controller' } });
-  const p = await getPod('payments', 'second-attach');
+  // index-search-indexer-0 (RWO, fast-ssd: an attachable CSI disk, not node-local) is mounted by
+  // search-indexer-0 on node-storage; node-local volumes are never attached (see volumeBinding.test.ts)
+  const pvName = (await request(sim, 'GET', '/api/v1/namespaces/search/persistentvolumeclaims/index-search-indexer-0')).json.spec.volumeName;
+  await createPod('search', 'second-attach', { nodeName: 'node-b', volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'index-search-indexer-0' } }] });
+  const ev = await waitEvent('search', 'second-attach', 'FailedAttachVolume');
+  expect(ev).toMatchObject({ type: 'Warning', message: `Multi-Attach error for volume "${pvName}" Volume is already used by pod(s) search-indexer-0`, source: { component: 'attachdetach-controller' } });
+  const p = await getPod('search', 'second-attach');
   expect(p.status.phase).toBe('Pending');
   expect(p.status.containerStatuses[0].state.waiting.reason).toBe('ContainerCreating');
   // the same node is fine
-  await createPod('payments', 'same-node', { nodeName: 'node-a', volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data-payments-db-0' } }] });
-  await waitFor(async () => (await getPod('payments', 'same-node')).status.phase === 'Running');
+  await createPod('search', 'same-node', { nodeName: 'node-storage', volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'index-search-indexer-0' } }] });
+  await waitFor(async () => (await getPod('search', 'same-node')).status.phase === 'Running');
 });
 
 it('admits only one pod for a ReadWriteOncePod claim', async () => {

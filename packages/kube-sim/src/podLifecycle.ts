@@ -6,9 +6,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { EventRecorder } from './events';
-import { NODE, POD, PVC } from './resources';
+import { NODE, POD, PV, PVC, STORAGE_CLASS } from './resources';
 import { nowRfc3339, type StoredItem, type Store } from './store';
 import type { KObj, Taint, Toleration } from './types';
+import { isNodeLocalClass, isWaitForFirstConsumer, localPvSpec, pvFitsNode, pvMatchesClaim, volumeBindingReasons, type ClaimBinding } from './volumeBinding';
 
 export interface LifecycleOptions {
   /** delay between scheduling and Running */
@@ -18,10 +19,8 @@ export interface LifecycleOptions {
   /** delay before ErrImagePull turns into ImagePullBackOff, and between retries */
   backoffDelayMs: number;
   images: Set<string>;
-  /** whether a claim's storage class binds on first consumer */
-  isWaitForFirstConsumer?: (pvc: KObj) => boolean;
-  /** the PV controller, called for WaitForFirstConsumer claims once their pod has a node */
-  bindClaim?: (pvc: KObj) => void;
+  /** the PV controller, called for WaitForFirstConsumer claims once the scheduler picked their pod's node */
+  bindClaim?: (pvc: KObj, node: string) => void;
 }
 
 const ALWAYS_ALLOWED = ['alpine:3.20'];
@@ -202,12 +201,17 @@ export class PodLifecycle {
         if (user) return { message: fit('node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode', new Map()) };
       }
     }
+    const claims: ClaimBinding[] = [];
     for (const v of pvcVolumes(pod)) {
       const pvc = this.store.get(PVC, ns, v.claim)!;
       if (pvc.obj.metadata.deletionTimestamp) return { message: fit(`persistentvolumeclaim "${v.claim}" is being deleted`, new Map()) };
-      if (pvc.obj.status?.phase !== 'Bound' && !this.opts.isWaitForFirstConsumer?.(pvc.obj)) {
-        return { message: fit('pod has unbound immediate PersistentVolumeClaims', new Map()) };
+      if (pvc.obj.status?.phase === 'Bound') {
+        claims.push({ kind: 'bound', pv: this.store.get(PV, undefined, pvc.obj.spec?.volumeName ?? '')?.obj });
+        continue;
       }
+      const sc = pvc.obj.spec?.storageClassName ? this.store.get(STORAGE_CLASS, undefined, pvc.obj.spec.storageClassName)?.obj : undefined;
+      if (!sc || !isWaitForFirstConsumer(sc)) return { message: fit('pod has unbound immediate PersistentVolumeClaims', new Map()) };
+      claims.push({ kind: 'delayed', pvc: pvc.obj, sc, candidates: this.store.all(PV).map(i => i.obj).filter(p => pvMatchesClaim(p, pvc.obj)) });
     }
     const reasons = new Map<string, number>();
     const feasible: KObj[] = [];
@@ -222,8 +226,11 @@ export class PodLifecycle {
       if (!reason && Object.entries(selector).some(([k, v]) => node.metadata.labels?.[k] !== v)) {
         reason = "node(s) didn't match Pod's node affinity/selector";
       }
-      if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-      else feasible.push(node);
+      let nodeReasons: string[] = [];
+      if (reason) nodeReasons = [reason];
+      else if (claims.length) nodeReasons = volumeBindingReasons(claims, node);
+      for (const r of nodeReasons) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+      if (!nodeReasons.length) feasible.push(node);
     }
     if (!feasible.length) return { message: fit(undefined, reasons) };
     // least-loaded node wins; ties by name
@@ -251,7 +258,7 @@ export class PodLifecycle {
     }
     for (const v of pvcVolumes(pod)) {
       const pvc = this.store.get(PVC, pod.metadata.namespace, v.claim);
-      if (pvc && pvc.obj.status?.phase !== 'Bound') this.opts.bindClaim?.(pvc.obj);
+      if (pvc && pvc.obj.status?.phase !== 'Bound') this.opts.bindClaim?.(pvc.obj, node);
     }
     const updated = this.store.mutate(POD, pod.metadata.namespace, pod.metadata.name!, p => {
       p.spec.nodeName = node;
@@ -355,6 +362,18 @@ export class PodLifecycle {
       const pvc = this.store.get(PVC, pod.metadata.namespace, v.claim);
       if (!pvc || pvc.obj.status?.phase !== 'Bound') {
         this.recorder.record(pod, 'Warning', 'FailedMount', `Unable to attach or mount volumes: unmounted volumes=[${v.volume}], unattached volumes=[${v.volume}]: error processing PVC ${pod.metadata.namespace}/${v.claim}: ${pvc ? `PVC is not bound` : `failed to fetch PVC from API server: persistentvolumeclaims "${v.claim}" not found`}`, { component: 'kubelet', host });
+        this.scheduleRetry(pod);
+        return;
+      }
+    }
+    // a local volume mounts only on its node (a nodeName pod bypassed the scheduler's check)
+    const nodeObj = this.store.get(NODE, undefined, nodeName)?.obj;
+    for (const v of pvcVolumes(pod)) {
+      const pvName: string = this.store.get(PVC, pod.metadata.namespace, v.claim)!.obj.spec.volumeName;
+      const pv = this.store.get(PV, undefined, pvName)?.obj;
+      if (pv && nodeObj && !pvFitsNode(pv, nodeObj)) {
+        const plugin = pv.spec.local ? 'kubernetes.io/local-volume' : 'kubernetes.io/host-path';
+        this.recorder.record(pod, 'Warning', 'FailedMount', `MountVolume.NodeAffinity check failed for volume "${pvName}" (UniqueName: "${plugin}/${pvName}") pod "${pod.metadata.name}" (UID: "${pod.metadata.uid}") : no matching NodeSelectorTerms`, { component: 'kubelet', host });
         this.scheduleRetry(pod);
         return;
       }
@@ -560,9 +579,16 @@ export class PodLifecycle {
     return [...bytes].map(b => alphabet[b % alphabet.length]).join('');
   }
 
-  /** Binds a Pending PVC to a new dynamically provisioned PV (Immediate binding). */
-  static pvForClaim(pvc: KObj, storageClass: KObj | undefined): KObj {
+  /**
+   * The PV a provisioner creates for a Pending PVC. A node-local class's PV is tied to `node` the
+   * way local-path-provisioner writes it (see volumeBinding.ts); other PVs get a plain hostPath.
+   */
+  static pvForClaim(pvc: KObj, storageClass: KObj | undefined, node?: KObj): KObj {
     const name = `pvc-${pvc.metadata.uid}`;
+    const source =
+      node && isNodeLocalClass(storageClass)
+        ? localPvSpec(storageClass, name, { namespace: pvc.metadata.namespace!, name: pvc.metadata.name! }, node)
+        : { hostPath: { path: `/var/lib/kube-sim/pvs/${name}`, type: '' } };
     return {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
@@ -578,10 +604,9 @@ export class PodLifecycle {
         storageClassName: pvc.spec.storageClassName ?? '',
         volumeMode: pvc.spec.volumeMode ?? 'Filesystem',
         claimRef: { kind: 'PersistentVolumeClaim', namespace: pvc.metadata.namespace, name: pvc.metadata.name, uid: pvc.metadata.uid, apiVersion: 'v1', resourceVersion: pvc.metadata.resourceVersion },
-        hostPath: { path: `/var/lib/kube-sim/pvs/${name}`, type: '' },
+        ...source,
       },
       status: { phase: 'Bound' },
     };
   }
 }
-

@@ -87,6 +87,7 @@ export function apiVersionOf(t: ResourceType): string {
 export const POD = findResource('', 'v1', 'pods')!;
 export const PVC = findResource('', 'v1', 'persistentvolumeclaims')!;
 export const PV = findResource('', 'v1', 'persistentvolumes')!;
+export const STORAGE_CLASS = findResource('storage.k8s.io', 'v1', 'storageclasses')!;
 export const NODE = findResource('', 'v1', 'nodes')!;
 export const NAMESPACE = findResource('', 'v1', 'namespaces')!;
 export const EVENT = findResource('', 'v1', 'events')!;

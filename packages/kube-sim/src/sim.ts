@@ -15,17 +15,18 @@ import { EventRecorder } from './events';
 import { FaultInjector, type FaultSpec } from './faults';
 import { handleUpgrade } from './execRoute';
 import { FixtureBuilder, stableSuffix } from './fixtures/build';
-import { placePods, resolveFixture, type FixtureInput } from './fixtures/load';
+import { pinLocalVolumes, placePods, resolveFixture, type FixtureInput } from './fixtures/load';
 import { generateFileTree, type FileTreeSpec } from './files';
 import { buildKubeconfig } from './kubeconfig';
 import { normalizeImage, PodLifecycle, type LifecycleOptions } from './podLifecycle';
 import { PodSecurityAdmission, type PodSecurityExemptions } from './podSecurity';
-import { findByKind, POD, PV, RESOURCE_TYPES, resourceId } from './resources';
+import { findByKind, POD, PV, PVC, RESOURCE_TYPES, resourceId, STORAGE_CLASS } from './resources';
 import { Router } from './router';
 import { TokenController } from './serviceAccounts';
 import { nowRfc3339, Store } from './store';
 import type { KObj } from './types';
 import { WatchHub } from './watch';
+import { isWaitForFirstConsumer } from './volumeBinding';
 
 export interface KubeSimOptions {
   /** `demo` (default), `scale`, a path to a YAML fixture, or a fixture object */
@@ -168,7 +169,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   // objects
   const created = nowRfc3339(new Date(Date.now() - 2 * 24 * 3600 * 1000));
   const built = new FixtureBuilder(fixture, created, { withFiles: options.generateFiles !== false }).build();
-  placePods(built);
+  pinLocalVolumes(built, placePods(built));
   const load = (apiVersion: string, kind: string, o: KObj) => {
     const t = findByKind(apiVersion, kind);
     if (!t) throw new Error(`kube-sim fixture: unsupported kind ${apiVersion} ${kind}`);
@@ -203,12 +204,12 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   for (const pv of store.all(PV)) if (!withTree.has(pv.obj.metadata.name!)) mkdirSync(pvDir(pv.obj.metadata.name!), { recursive: true });
 
   const router = new Router(ctx);
-  const storageClass = findByKind('storage.k8s.io/v1', 'StorageClass')!;
-  lifecycleOptions.isWaitForFirstConsumer = pvc => {
-    const sc = pvc.spec?.storageClassName ? store.get(storageClass, undefined, pvc.spec.storageClassName) : undefined;
-    return (sc?.obj as Record<string, unknown> | undefined)?.volumeBindingMode === 'WaitForFirstConsumer';
-  };
-  lifecycleOptions.bindClaim = pvc => router.resources.bindClaim(pvc, true);
+  lifecycleOptions.bindClaim = (pvc, node) => router.resources.bindClaim(pvc, node);
+  // the PV controller has seen the fixture's Pending WaitForFirstConsumer claims (their event)
+  for (const pvc of store.all(PVC)) {
+    const className = pvc.obj.spec?.storageClassName;
+    if (pvc.obj.status?.phase === 'Pending' && className && isWaitForFirstConsumer(store.get(STORAGE_CLASS, undefined, className)?.obj)) router.resources.bindClaim(pvc.obj);
+  }
   // pvc-protection: finish deleting claims once their last pod is gone
   const unsubscribe = store.subscribe(ev => {
     if (ev.type === 'DELETED' && ev.rid === resourceId(POD)) {

@@ -207,8 +207,8 @@ describe('buildVolumes ownership (a catalog edit cannot take a PVC)', () => {
   });
 
   it('normalises spec.owner as the catalog does', () => {
-    const refOf = (owner: string, namespace = 'default') =>
-      entityMatcher({ apiVersion: 'backstage.io/v1alpha1', kind: 'Component', metadata: { name: 'x', namespace }, spec: { owner } }).ownerRef;
+    const refOf = (specOwner: string, namespace = 'default') =>
+      entityMatcher({ apiVersion: 'backstage.io/v1alpha1', kind: 'Component', metadata: { name: 'x', namespace }, spec: { owner: specOwner } }).ownerRef;
     expect(refOf('team-payments')).toBe('group:default/team-payments');
     expect(refOf('Group:default/Team-Payments')).toBe('group:default/team-payments');
     expect(refOf('user:alice')).toBe('user:default/alice');

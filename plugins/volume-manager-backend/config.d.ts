@@ -57,6 +57,31 @@ export interface Config {
     defaultAuthMode?: 'in-cluster' | 'kubeconfig' | 'paste';
     /** Namespaces the plugin may read and back up. Defaults to all that RBAC allows. */
     allowedNamespaces?: string[];
+    /**
+     * The platform's binding of namespaces to owners. Anyone who can edit the catalog can
+     * annotate an entity to match any PVC; with a binding, an entity may claim a PVC only if its
+     * `spec.owner` is the owner bound to the PVC's namespace, and no entity may claim a PVC in a
+     * namespace with no binding (only users the permission policy allows unconditionally act on
+     * it). Without a binding, a PVC that several entities match has no owner entity.
+     */
+    ownership?: {
+      /**
+       * A Namespace label whose value names the owner, e.g. `volume-manager.nkvm.io/owner`.
+       * Label values cannot hold `:` or `/`: the value is the owner's name, completed with
+       * `defaultOwnerKind` and `defaultOwnerNamespace` (`team-payments` means
+       * `group:default/team-payments`). The backend reads Namespaces (get/list namespaces).
+       */
+      namespaceLabel?: string;
+      /** Kind of an owner named by a label value. Defaults to `group`. */
+      defaultOwnerKind?: string;
+      /** Catalog namespace of an owner named by a label value. Defaults to `default`. */
+      defaultOwnerNamespace?: string;
+      /**
+       * Owners bound in config, `<namespace>: <owner ref>` (a bare name is completed like a
+       * label value). Applies on every cluster and wins over the namespace label.
+       */
+      namespaces?: { [namespace: string]: string };
+    };
     /** Backups that run at once on one backend replica. Defaults to 3. */
     concurrency?: number;
     /** Most PVCs one backup request may name. Defaults to 50. */

@@ -59,6 +59,7 @@ export const volumeManagerPlugin = createBackendPlugin({
         database: coreServices.database,
         httpRouter: coreServices.httpRouter,
         httpAuth: coreServices.httpAuth,
+        auth: coreServices.auth,
         logger: coreServices.logger,
         lifecycle: coreServices.lifecycle,
         permissions: coreServices.permissions,
@@ -80,6 +81,7 @@ export const volumeManagerPlugin = createBackendPlugin({
           inventory: createVolumeInventory({ registry: clusters, config: options }),
           catalog: deps.catalog,
           permissions: deps.permissions,
+          auth: deps.auth,
           decorate: decorateWithBackups(store),
         });
         const localSink = new LocalArchiveSink(options.backupDir);

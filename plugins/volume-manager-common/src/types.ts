@@ -79,6 +79,15 @@ export interface LastBackup {
 }
 
 /**
+ * The catalog entities that all claim one PVC, sorted by ref.
+ *
+ * @public
+ */
+export interface AmbiguousOwnership {
+  entityRefs: string[];
+}
+
+/**
  * One PersistentVolumeClaim as the inventory reports it.
  *
  * @public
@@ -96,8 +105,18 @@ export interface Volume {
   /** `null` means no pod mounts the PVC: it is unmounted. */
   owner: VolumeOwner | null;
   mounts: VolumeMount[];
-  /** The catalog entity the PVC was matched to, when known. */
+  /**
+   * The catalog entity that owns the PVC: the one entity that matches it (and, where the platform
+   * binds namespaces to owners, whose `spec.owner` agrees with the namespace's owner). Unset when
+   * no entity, or more than one, may claim it.
+   */
   entityRef?: string;
+  /**
+   * Set when more than one catalog entity matches the PVC. Such a PVC has no owner entity: only
+   * users the permission policy allows unconditionally may back it up, download its archives or
+   * read its history until the catalog (or the namespace binding) leaves one claimant.
+   */
+  ambiguousOwnership?: AmbiguousOwnership;
   lastSuccessfulBackup: LastBackup | null;
   /** Status of the most recent backup attempt, whatever its outcome. */
   lastStatus?: BackupStatus | null;

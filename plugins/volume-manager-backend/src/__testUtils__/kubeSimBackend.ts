@@ -4,7 +4,8 @@ import path from 'node:path';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import type { BackendFeature } from '@backstage/backend-plugin-api';
+import type { BackendFeature, ServiceFactory } from '@backstage/backend-plugin-api';
+import type { Entity } from '@backstage/catalog-model';
 import type { Knex } from 'knex';
 import { volumeManagerPlugin } from '../plugin';
 import { demoCatalogEntities } from './demoCatalog';
@@ -32,6 +33,10 @@ export async function startPluginBackend(options: {
   knex: Knex;
   config: object;
   permission?: AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+  /** Replaces `permission` with a policy of its own. */
+  permissions?: ServiceFactory;
+  /** Replaces the demo catalog. */
+  entities?: Entity[];
   extraFeatures?: BackendFeature[];
 }) {
   return startTestBackend({
@@ -39,8 +44,9 @@ export async function startPluginBackend(options: {
       volumeManagerPlugin,
       mockServices.database.factory({ knex: options.knex }),
       mockServices.rootConfig.factory({ data: options.config }),
-      mockServices.permissions.factory({ result: options.permission ?? AuthorizeResult.ALLOW }),
-      catalogServiceMock.factory({ entities: demoCatalogEntities() }),
+      options.permissions ??
+        mockServices.permissions.factory({ result: options.permission ?? AuthorizeResult.ALLOW }),
+      catalogServiceMock.factory({ entities: options.entities ?? demoCatalogEntities() }),
       ...(options.extraFeatures ?? []),
     ],
   });

@@ -91,4 +91,30 @@ describe('readVolumeManagerConfig', () => {
       ),
     ).toThrow("duplicate or reserved id 'local'");
   });
+
+  it('reads the namespace owner binding, completing bare names', () => {
+    expect(readVolumeManagerConfig(new ConfigReader({}), {}).ownership).toBeUndefined();
+    const read = (ownership: object) =>
+      readVolumeManagerConfig(new ConfigReader({ volumeManager: { ownership } }), {}).ownership;
+    expect(read({ namespaceLabel: 'volume-manager.nkvm.io/owner' })).toEqual({
+      namespaceLabel: 'volume-manager.nkvm.io/owner',
+      defaultOwnerKind: 'group',
+      defaultOwnerNamespace: 'default',
+      namespaces: {},
+    });
+    expect(
+      read({ defaultOwnerNamespace: 'org', namespaces: { payments: 'team-payments', billing: 'User:default/Alice' } }),
+    ).toEqual({
+      namespaceLabel: undefined,
+      defaultOwnerKind: 'group',
+      defaultOwnerNamespace: 'org',
+      namespaces: { payments: 'group:org/team-payments', billing: 'user:default/alice' },
+    });
+    expect(() => read({ namespaceLabel: 'not a label' })).toThrow(
+      "volumeManager.ownership.namespaceLabel: 'not a label' is not a Kubernetes label key",
+    );
+    expect(() => read({ namespaces: { Payments_X: 'team-a' } })).toThrow(
+      "volumeManager.ownership.namespaces: 'Payments_X: team-a' must map a namespace to an entity ref",
+    );
+  });
 });

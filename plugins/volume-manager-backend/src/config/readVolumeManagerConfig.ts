@@ -13,6 +13,7 @@ import {
   type RemoteDestination,
   type RetryPolicy,
 } from '../services/ArchiveSinks/remoteDestination';
+import { normalizeOwnerRef } from '../services/VolumeInventory/entityMatch';
 
 /** Defaults, named so the docs and the code cannot drift apart. */
 export const DEFAULTS = {
@@ -45,6 +46,20 @@ export type ConfiguredCluster =
 /** The uid a helper uses when the workload sets none: root (0, no capabilities) or 65534. */
 export type HelperSecurityMode = 'root' | 'nonroot';
 
+/**
+ * The platform's binding of namespaces to owners (`volumeManager.ownership`). When set, an
+ * entity may claim a PVC only if its `spec.owner` is the owner bound to the PVC's namespace.
+ */
+export interface OwnershipBinding {
+  /** The Namespace label whose value names the owner, e.g. `volume-manager.nkvm.io/owner`. */
+  namespaceLabel?: string;
+  /** Kind and namespace that complete a label value (`team-a` -> `group:default/team-a`). */
+  defaultOwnerKind: string;
+  defaultOwnerNamespace: string;
+  /** namespace -> owner ref (full, lower case) from config; wins over the label. */
+  namespaces: Record<string, string>;
+}
+
 export interface VolumeManagerConfig {
   backupDir: string;
   helper: {
@@ -76,6 +91,8 @@ export interface VolumeManagerConfig {
   /** Locator methods we cannot use (catalog, gke), so the plugin can say so once at start-up. */
   unsupportedLocatorMethods: string[];
   destinations: ConfiguredDestination[];
+  /** Unset when the platform binds no namespaces to owners. */
+  ownership?: OwnershipBinding;
 }
 
 type Env = Record<string, string | undefined>;
@@ -241,6 +258,42 @@ function readAdHocRemoteRoots(config: Config): string[] {
   return roots;
 }
 
+// A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function readOwnership(config: Config): OwnershipBinding | undefined {
+  const o = config.getOptionalConfig('volumeManager.ownership');
+  if (!o) return undefined;
+  const namespaceLabel = o.getOptionalString('namespaceLabel');
+  if (namespaceLabel !== undefined && (!LABEL_KEY.test(namespaceLabel) || namespaceLabel.length > 317)) {
+    throw new InputError(`volumeManager.ownership.namespaceLabel: '${namespaceLabel}' is not a Kubernetes label key`);
+  }
+  const defaults = {
+    defaultKind: o.getOptionalString('defaultOwnerKind') ?? 'group',
+    defaultNamespace: o.getOptionalString('defaultOwnerNamespace') ?? 'default',
+  };
+  const mapping = o.getOptionalConfig('namespaces');
+  const namespaces: Record<string, string> = {};
+  for (const namespace of mapping?.keys() ?? []) {
+    const value = mapping!.getString(namespace);
+    const ref = normalizeOwnerRef(value, defaults);
+    if (!DNS1123_LABEL.test(namespace) || !ref) {
+      throw new InputError(
+        `volumeManager.ownership.namespaces: '${namespace}: ${value}' must map a namespace to an entity ref`,
+      );
+    }
+    namespaces[namespace] = ref;
+  }
+  if (namespaceLabel === undefined && Object.keys(namespaces).length === 0) return undefined;
+  return {
+    namespaceLabel,
+    defaultOwnerKind: defaults.defaultKind,
+    defaultOwnerNamespace: defaults.defaultNamespace,
+    namespaces,
+  };
+}
+
 /**
  * The one place that turns app-config (and the `NKVM_*` environment variables) into typed
  * options with defaults. A config key wins over its environment variable, which wins over the
@@ -315,5 +368,6 @@ export function readVolumeManagerConfig(
     kubernetesClusters: kubernetes.clusters,
     unsupportedLocatorMethods: kubernetes.unsupported,
     destinations: readDestinations(config),
+    ownership: readOwnership(config),
   };
 }

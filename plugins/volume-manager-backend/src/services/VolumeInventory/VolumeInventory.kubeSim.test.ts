@@ -2,6 +2,9 @@
  * The inventory against kube-sim's `demo` fixture, through the real HTTP API of the plugin and
  * the real @kubernetes/client-node over HTTPS.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import type { Volume, VolumesResponse } from '@nkvm/backstage-plugin-volume-manager-common';
@@ -111,6 +114,33 @@ describe('volume inventory against kube-sim', () => {
     ]);
   });
 
+  it('binds namespaces to owners with one namespace list per inventory pass', async () => {
+    const knex = await databases.init('SQLITE_3');
+    const { server: bound } = await startPluginBackend({
+      knex,
+      config: {
+        volumeManager: {
+          clusters: [{ name: 'demo', kubeconfigPath: sim.kubeconfigPath }],
+          // search is rebound in config (which wins over its label), so its entities lose it.
+          ownership: { namespaceLabel: 'volume-manager.nkvm.io/owner', namespaces: { search: 'group:default/team-platform' } },
+        },
+      },
+    });
+    const before = sim.listRequestCount('namespaces');
+    const res = await request(bound).get('/api/volume-manager/volumes').set('Authorization', user);
+    expect(res.status).toBe(200);
+    expect(sim.listRequestCount('namespaces')).toBe(before + 1);
+    const owners = Object.fromEntries((res.body.items as Volume[]).map(v => [v.name, v.entityRef]));
+    expect(owners).toEqual(
+      expect.objectContaining({
+        'data-payments-db-0': 'component:default/payments-db',
+        'platform-logs-archive': 'component:default/platform-logs',
+        'search-api-cache': undefined,
+        'index-search-indexer-0': undefined,
+      }),
+    );
+  });
+
   it('pages through cluster-wide lists', async () => {
     const before = sim.listRequestCount('pods');
     await volumes('?cluster=demo');
@@ -150,6 +180,58 @@ describe('volume inventory with a restricted service account', () => {
       /RBAC gap: the volume-manager backend's identity on cluster 'restricted' may not list .* in namespace 'platform'/,
     );
     expect(res.body.errors[0].message).toMatch(/not a permission problem of the Backstage user/);
+  });
+
+  it("reads a namespace's owner label with get where the namespace list is forbidden", async () => {
+    const knex = await databases.init('SQLITE_3');
+    const { server } = await startPluginBackend({
+      knex,
+      config: {
+        volumeManager: {
+          allowedNamespaces: ['payments', 'search'],
+          ownership: { namespaceLabel: 'volume-manager.nkvm.io/owner' },
+          clusters: [{ name: 'restricted', kubeconfigPath: sim.kubeconfigPath, context: 'kube-sim-restricted' }],
+        },
+      },
+    });
+    const res = await request(server).get('/api/volume-manager/volumes').set('Authorization', user);
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toEqual([]);
+    const owners = Object.fromEntries((res.body.items as Volume[]).map(v => [v.name, v.entityRef]));
+    expect(owners['payments-db-scratch']).toBe('component:default/payments-db');
+    expect(owners['search-api-cache']).toBe('component:default/search-api');
+  });
+
+  it('reports forbidden namespace reads as an RBAC gap and leaves their PVCs unclaimed', async () => {
+    const token = 'no-namespaces-token';
+    sim.addToken(token, [
+      { verbs: ['get', 'list'], apiGroups: ['', 'apps', 'batch'], resources: ['pods', 'persistentvolumeclaims', 'statefulsets', 'replicasets', 'jobs'] },
+    ]);
+    const kubeconfigPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'nkvm-nons-')), 'config');
+    writeFileSync(kubeconfigPath, sim.kubeconfigFor(token));
+    const knex = await databases.init('SQLITE_3');
+    const { server } = await startPluginBackend({
+      knex,
+      config: {
+        volumeManager: {
+          ownership: { namespaceLabel: 'volume-manager.nkvm.io/owner' },
+          clusters: [{ name: 'no-ns', kubeconfigPath }],
+        },
+      },
+    });
+    const res = await request(server).get('/api/volume-manager/volumes').set('Authorization', user);
+    expect(res.status).toBe(200);
+    expect((res.body.items as Volume[]).length).toBeGreaterThan(0);
+    expect((res.body.items as Volume[]).filter(v => v.entityRef)).toEqual([]);
+    const gaps = res.body.errors as Array<{ namespace?: string; errorType: string; message: string }>;
+    expect(gaps.map(e => [e.namespace, e.errorType])).toEqual(
+      expect.arrayContaining([
+        ['payments', 'RBAC_GAP'],
+        ['platform', 'RBAC_GAP'],
+        ['search', 'RBAC_GAP'],
+      ]),
+    );
+    expect(gaps[0].message).toMatch(/may not get namespaces .*no entity may claim its PVCs \(volumeManager.ownership\)/);
   });
 
   it('says what to configure when neither cluster-wide lists nor a namespace list are allowed', async () => {

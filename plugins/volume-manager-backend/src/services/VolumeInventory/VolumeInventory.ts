@@ -14,6 +14,7 @@ import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 import { buildVolumes } from './buildVolumes';
 import { collectClusterObjects, toInventoryError } from './collectClusterObjects';
 import type { EntityMatcher } from './entityMatch';
+import { namespaceOwners } from './namespaceOwnership';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -21,7 +22,10 @@ export interface InventoryRequest {
   /** One cluster; every cluster the user can use when unset. */
   cluster?: string;
   namespace?: string;
-  /** Entities PVCs are matched to, in priority order. */
+  /**
+   * Every catalog entity that may claim PVCs: a PVC that more than one of them matches has no
+   * owner entity, so this must not depend on who asks.
+   */
   entities: EntityMatcher[];
   /** Keep only the PVCs of this entity (entity-scoped inventory). */
   onlyEntityRef?: string;
@@ -70,10 +74,17 @@ export function createVolumeInventory(options: {
         namespaces,
         maxNamespaceScan: config.discovery.maxNamespaceScan,
         signal: controller.signal,
+        readNamespaces: Boolean(config.ownership?.namespaceLabel),
       });
-      let items = buildVolumes(objects, { cluster, entities: request.entities });
+      let items = buildVolumes(objects, {
+        cluster,
+        entities: request.entities,
+        ownerOfNamespace: config.ownership && namespaceOwners(config.ownership, objects.namespaces ?? []),
+      });
       if (request.onlyEntityRef) {
-        items = items.filter(v => v.entityRef === request.onlyEntityRef);
+        // The entity's own PVCs, and those it claims with other entities (shown with a notice).
+        const only = request.onlyEntityRef;
+        items = items.filter(v => v.entityRef === only || v.ambiguousOwnership?.entityRefs.includes(only));
       }
       return { items, errors: objects.errors };
     } catch (error) {

@@ -1,9 +1,14 @@
 /*
  * Who may see and act on which volumes. Our entity-scoped permissions are checked against the
- * entity asked for, or against each PVC's matched catalog entity. PVCs (and backup items) that
- * match no catalog entity are open only to users the policy allows unconditionally.
+ * entity asked for, or against each PVC's owner entity. PVCs (and backup items) with no owner
+ * entity, because no entity or more than one claims them, are open only to users the policy
+ * allows unconditionally.
  */
-import type { BackstageCredentials, PermissionsService } from '@backstage/backend-plugin-api';
+import type {
+  AuthService,
+  BackstageCredentials,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
 import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
@@ -15,6 +20,7 @@ import {
 import {
   ANNOTATION_KUBERNETES_ID,
   ANNOTATION_KUBERNETES_LABEL_SELECTOR,
+  backupReadPermission,
   volumeReadPermission,
   type Volume,
   type VolumeRef,
@@ -60,22 +66,29 @@ export function createVolumeQueryService(options: {
   inventory: VolumeInventory;
   catalog: CatalogService;
   permissions: PermissionsService;
+  /** Ownership is decided with the plugin's own catalog view, whoever asks. */
+  auth: AuthService;
   /** Fills lastSuccessfulBackup and lastStatus into inventory results. */
   decorate?: (volumes: Volume[]) => Promise<Volume[]>;
 }): VolumeQueryService {
-  const { inventory, catalog, permissions } = options;
+  const { inventory, catalog, permissions, auth } = options;
   const decorate = options.decorate ?? (async (v: Volume[]) => v);
 
-  async function annotatedEntities(credentials: BackstageCredentials): Promise<EntityMatcher[]> {
+  /**
+   * Every annotated entity in the catalog, read with the plugin's own credentials: which entities
+   * claim a PVC, and so whether its ownership is ambiguous, must not depend on which entities the
+   * asking user may see.
+   */
+  async function annotatedEntities(): Promise<EntityMatcher[]> {
     const { items } = await catalog.getEntities(
       {
         filter: [
           { [`metadata.annotations.${ANNOTATION_KUBERNETES_ID}`]: CATALOG_FILTER_EXISTS },
           { [`metadata.annotations.${ANNOTATION_KUBERNETES_LABEL_SELECTOR}`]: CATALOG_FILTER_EXISTS },
         ],
-        fields: ['kind', 'metadata.name', 'metadata.namespace', 'metadata.annotations'],
+        fields: ['kind', 'metadata.name', 'metadata.namespace', 'metadata.annotations', 'spec.owner'],
       },
-      { credentials },
+      { credentials: await auth.getOwnServiceCredentials() },
     );
     return items
       .flatMap(entity => {
@@ -155,14 +168,27 @@ export function createVolumeQueryService(options: {
         } catch (error) {
           throw new InputError(`Entity '${ref}' has an invalid kubernetes label selector: ${(error as Error).message}`);
         }
+        // Every claimant counts, so the entity's tab shows PVCs it shares with other entities.
+        const others = (await annotatedEntities()).filter(e => e.entityRef !== ref);
         const result = await inventory.list({
           cluster: query.cluster,
           namespace: query.namespace,
-          entities: [matcher],
+          entities: [matcher, ...others],
           onlyEntityRef: ref,
           userRef,
         });
-        return { items: await decorate(result.items), errors: result.errors };
+        const items = await decorate(result.items);
+        if (!items.some(v => v.ambiguousOwnership)) return { items, errors: result.errors };
+        // A PVC with no owner entity shows its backups only to users who may read them all.
+        const history = await access(backupReadPermission, [], credentials);
+        return {
+          items: history.unconditional
+            ? items
+            : items.map(v =>
+                v.ambiguousOwnership ? { ...v, lastSuccessfulBackup: null, lastStatus: null } : v,
+              ),
+          errors: result.errors,
+        };
       }
 
       const [decision] = await permissions.authorizeConditional(
@@ -175,7 +201,7 @@ export function createVolumeQueryService(options: {
       const result = await inventory.list({
         cluster: query.cluster,
         namespace: query.namespace,
-        entities: await annotatedEntities(credentials),
+        entities: await annotatedEntities(),
         userRef,
       });
       const visible = await access(
@@ -190,7 +216,7 @@ export function createVolumeQueryService(options: {
     },
 
     async findVolumes(cluster, refs, credentials) {
-      const entities = await annotatedEntities(credentials);
+      const entities = await annotatedEntities();
       const namespaces = [...new Set(refs.map(r => r.namespace))];
       const found = new Map<string, Volume>();
       for (const namespace of namespaces) {

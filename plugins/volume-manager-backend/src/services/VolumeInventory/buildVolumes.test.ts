@@ -136,3 +136,82 @@ describe('buildVolumes', () => {
     });
   });
 });
+
+describe('buildVolumes ownership (a catalog edit cannot take a PVC)', () => {
+  const component = (name: string, owner: string, annotations: Record<string, string>) =>
+    entityMatcher({
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'Component',
+      metadata: { name, namespace: 'default', annotations },
+      spec: { owner },
+    });
+  // The real owner's database, and a second team's entity that claims it too. Its ref sorts
+  // first, so "the first match wins" would hand the PVC to the attacker.
+  const owner = component('payments-db', 'team-payments', { 'backstage.io/kubernetes-id': 'payments-db' });
+  const copycat = component('a-search-tool', 'team-search', { 'backstage.io/kubernetes-id': 'payments-db' });
+  const everything = component('a-catch-all', 'group:default/team-search', {
+    'backstage.io/kubernetes-label-selector': '!no-such-label',
+  });
+  const objects = {
+    ...empty,
+    pvcs: [pvc('data-payments-db-0'), pvc('unrelated')],
+    pods: [pod('payments-db-0', 'data-payments-db-0', undefined, { labels: { 'backstage.io/kubernetes-id': 'payments-db' } })],
+  };
+  const ownership = (volumes: ReturnType<typeof buildVolumes>) =>
+    Object.fromEntries(volumes.map(v => [v.name, { entityRef: v.entityRef, ambiguous: v.ambiguousOwnership?.entityRefs }]));
+
+  it('gives the PVC to its only claimant', () => {
+    expect(ownership(buildVolumes(objects, { cluster: 'c1', entities: [owner] }))).toEqual({
+      'data-payments-db-0': { entityRef: 'component:default/payments-db', ambiguous: undefined },
+      unrelated: { entityRef: undefined, ambiguous: undefined },
+    });
+  });
+
+  it("makes a PVC ambiguous when a second entity copies the owner's kubernetes-id", () => {
+    expect(ownership(buildVolumes(objects, { cluster: 'c1', entities: [copycat, owner] }))).toEqual({
+      'data-payments-db-0': {
+        entityRef: undefined,
+        ambiguous: ['component:default/a-search-tool', 'component:default/payments-db'],
+      },
+      unrelated: { entityRef: undefined, ambiguous: undefined },
+    });
+  });
+
+  it('makes every PVC ambiguous or its own when an entity selects everything', () => {
+    expect(ownership(buildVolumes(objects, { cluster: 'c1', entities: [everything, owner] }))).toEqual({
+      'data-payments-db-0': {
+        entityRef: undefined,
+        ambiguous: ['component:default/a-catch-all', 'component:default/payments-db'],
+      },
+      // Matched by the catch-all alone: a namespace binding is what stops this (next test).
+      unrelated: { entityRef: 'component:default/a-catch-all', ambiguous: undefined },
+    });
+  });
+
+  it("drops claims whose spec.owner is not the namespace's bound owner", () => {
+    const bound = { ns: 'group:default/team-payments' } as Record<string, string>;
+    const volumes = buildVolumes(objects, {
+      cluster: 'c1',
+      entities: [everything, copycat, owner],
+      ownerOfNamespace: ns => bound[ns],
+    });
+    expect(ownership(volumes)).toEqual({
+      'data-payments-db-0': { entityRef: 'component:default/payments-db', ambiguous: undefined },
+      unrelated: { entityRef: undefined, ambiguous: undefined },
+    });
+  });
+
+  it('lets no entity claim a PVC in a namespace without a binding once binding is on', () => {
+    const volumes = buildVolumes(objects, { cluster: 'c1', entities: [owner], ownerOfNamespace: () => undefined });
+    expect(volumes.map(v => v.entityRef)).toEqual([undefined, undefined]);
+  });
+
+  it('normalises spec.owner as the catalog does', () => {
+    const refOf = (specOwner: string, namespace = 'default') =>
+      entityMatcher({ apiVersion: 'backstage.io/v1alpha1', kind: 'Component', metadata: { name: 'x', namespace }, spec: { owner: specOwner } }).ownerRef;
+    expect(refOf('team-payments')).toBe('group:default/team-payments');
+    expect(refOf('Group:default/Team-Payments')).toBe('group:default/team-payments');
+    expect(refOf('user:alice')).toBe('user:default/alice');
+    expect(refOf('team-x', 'ops')).toBe('group:ops/team-x');
+  });
+});

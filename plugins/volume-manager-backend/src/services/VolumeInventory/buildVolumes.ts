@@ -72,8 +72,14 @@ function claimTemplatePattern(sts: V1StatefulSet): RegExp | undefined {
 
 export interface BuildOptions {
   cluster: string;
-  /** Entities that may claim PVCs; the first match (in this order) wins. */
+  /** Entities that may claim PVCs. A PVC that more than one of them matches has no owner entity. */
   entities: EntityMatcher[];
+  /**
+   * The platform's namespace -> owner binding (full lower-case refs), when one is configured: an
+   * entity may claim a PVC only if its `spec.owner` is the owner bound to the PVC's namespace,
+   * and no entity may claim a PVC in a namespace with no binding.
+   */
+  ownerOfNamespace?: (namespace: string) => string | undefined;
 }
 
 export function buildVolumes(objects: ClusterObjects, options: BuildOptions): Volume[] {
@@ -113,21 +119,33 @@ export function buildVolumes(objects: ClusterObjects, options: BuildOptions): Vo
     return pattern ? [{ sts, pattern }] : [];
   });
 
-  const entityOf = (pvc: V1PersistentVolumeClaim, pods: PodMount[]): string | undefined => {
+  const matchesPvc = (entity: EntityMatcher, pvc: V1PersistentVolumeClaim, pods: PodMount[]) => {
     const ns = pvc.metadata?.namespace;
-    for (const entity of options.entities) {
-      if (entity.namespace && entity.namespace !== ns) continue;
-      if (pods.some(p => entity.matches(p.pod.metadata?.labels))) return entity.entityRef;
-      if (entity.matches(pvc.metadata?.labels)) return entity.entityRef;
-      const viaTemplate = templatePatterns.some(
-        t =>
-          t.sts.metadata?.namespace === ns &&
-          t.pattern.test(pvc.metadata?.name ?? '') &&
-          entity.matches(t.sts.metadata?.labels),
-      );
-      if (viaTemplate) return entity.entityRef;
-    }
-    return undefined;
+    if (entity.namespace && entity.namespace !== ns) return false;
+    if (pods.some(p => entity.matches(p.pod.metadata?.labels))) return true;
+    if (entity.matches(pvc.metadata?.labels)) return true;
+    return templatePatterns.some(
+      t =>
+        t.sts.metadata?.namespace === ns &&
+        t.pattern.test(pvc.metadata?.name ?? '') &&
+        entity.matches(t.sts.metadata?.labels),
+    );
+  };
+
+  /**
+   * Every entity that may claim the PVC. Anyone who can edit the catalog can annotate an entity
+   * to match any PVC, so a match decides ownership only when it is the only one (and agrees with
+   * the namespace binding, where there is one).
+   */
+  const claimantsOf = (pvc: V1PersistentVolumeClaim, pods: PodMount[]): string[] => {
+    const { ownerOfNamespace } = options;
+    const boundOwner = ownerOfNamespace?.(pvc.metadata?.namespace ?? '');
+    if (ownerOfNamespace && !boundOwner) return [];
+    return options.entities
+      .filter(entity => !boundOwner || entity.ownerRef === boundOwner)
+      .filter(entity => matchesPvc(entity, pvc, pods))
+      .map(entity => entity.entityRef)
+      .sort();
   };
 
   return objects.pvcs.map(pvc => {
@@ -136,7 +154,7 @@ export function buildVolumes(objects: ClusterObjects, options: BuildOptions): Vo
     const pods = (mountsByPvc.get(key(ns, name)) ?? []).sort((a, b) =>
       a.mount.pod.localeCompare(b.mount.pod),
     );
-    const entityRef = entityOf(pvc, pods);
+    const claimants = claimantsOf(pvc, pods);
     return {
       cluster: options.cluster,
       namespace: ns,
@@ -151,7 +169,8 @@ export function buildVolumes(objects: ClusterObjects, options: BuildOptions): Vo
       volumeName: pvc.spec?.volumeName ?? null,
       owner: pods.length > 0 ? resolveOwner(pods[0].pod, replicaSets, jobs) : null,
       mounts: pods.map(p => p.mount),
-      ...(entityRef && { entityRef }),
+      ...(claimants.length === 1 && { entityRef: claimants[0] }),
+      ...(claimants.length > 1 && { ambiguousOwnership: { entityRefs: claimants } }),
       lastSuccessfulBackup: null,
       lastStatus: null,
     };

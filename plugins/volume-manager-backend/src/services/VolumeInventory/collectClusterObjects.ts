@@ -22,6 +22,8 @@ export interface ClusterObjects {
   statefulSets: V1StatefulSet[];
   replicaSets: V1ReplicaSet[];
   jobs: V1Job[];
+  /** The Namespace objects of the PVCs' namespaces, when asked for (readNamespaces). */
+  namespaces?: V1Namespace[];
   errors: InventoryError[];
 }
 
@@ -30,6 +32,8 @@ export interface CollectOptions {
   namespaces?: string[];
   maxNamespaceScan: number;
   signal: AbortSignal;
+  /** Also read the Namespace objects (their labels bind namespaces to owners). */
+  readNamespaces?: boolean;
 }
 
 export function toInventoryError(
@@ -95,6 +99,15 @@ async function collectScope(
   return { pvcs, pods, statefulSets, ...owners };
 }
 
+/** Runs `task` over `items`, at most `parallel` at a time. */
+async function eachLimited<T>(items: T[], parallel: number, task: (item: T) => Promise<void>) {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
 async function perNamespace(
   client: ClusterClient,
   namespaces: string[],
@@ -120,27 +133,74 @@ async function perNamespace(
         `(discovery.maxNamespaceScan). Grant cluster-wide list or narrow volumeManager.allowedNamespaces.`,
     });
   }
-  const queue = [...scan];
-  const worker = async () => {
-    for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
-      try {
-        const objects = await collectScope(client, ns, options.signal);
-        result.pvcs.push(...objects.pvcs);
-        result.pods.push(...objects.pods);
-        result.statefulSets.push(...objects.statefulSets);
-        result.replicaSets.push(...objects.replicaSets);
-        result.jobs.push(...objects.jobs);
-      } catch (error) {
-        if (options.signal.aborted) throw error;
-        errors.push(toInventoryError(client.cluster, error, ns));
-      }
+  await eachLimited(scan, 4, async ns => {
+    try {
+      const objects = await collectScope(client, ns, options.signal);
+      result.pvcs.push(...objects.pvcs);
+      result.pods.push(...objects.pods);
+      result.statefulSets.push(...objects.statefulSets);
+      result.replicaSets.push(...objects.replicaSets);
+      result.jobs.push(...objects.jobs);
+    } catch (error) {
+      if (options.signal.aborted) throw error;
+      errors.push(toInventoryError(client.cluster, error, ns));
     }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  });
   return result;
 }
 
+/**
+ * The Namespace objects of the namespaces that hold PVCs: one cluster-wide list, or, when that is
+ * forbidden, one get per namespace. A namespace the backend may not read becomes an error entry
+ * (an RBAC gap) and is left out, so no binding is found for it.
+ */
+async function readNamespaceObjects(
+  client: ClusterClient,
+  objects: ClusterObjects,
+  signal: AbortSignal,
+): Promise<V1Namespace[]> {
+  const wanted = [...new Set(objects.pvcs.map(p => p.metadata?.namespace ?? ''))].filter(Boolean).sort();
+  if (wanted.length === 0) return [];
+  const unread = (error: unknown, namespace?: string) => {
+    if (signal.aborted) throw error;
+    const entry = toInventoryError(client.cluster, error, namespace);
+    objects.errors.push({
+      ...entry,
+      message: `${entry.message} Until the backend can read the namespace's owner label, no entity may claim its PVCs (volumeManager.ownership).`,
+    });
+  };
+  try {
+    const all = await client.list<V1Namespace>('namespaces', { signal });
+    return all.filter(n => wanted.includes(n.metadata?.name ?? ''));
+  } catch (error) {
+    if (!(error instanceof KubernetesApiError) || error.clusterStatusCode !== 403) {
+      unread(error);
+      return [];
+    }
+  }
+  const found: V1Namespace[] = [];
+  await eachLimited(wanted, 4, async name => {
+    try {
+      found.push(await client.get<V1Namespace>('namespaces', undefined, name, { signal }));
+    } catch (error) {
+      unread(error, name);
+    }
+  });
+  return found;
+}
+
 export async function collectClusterObjects(
+  client: ClusterClient,
+  options: CollectOptions,
+): Promise<ClusterObjects> {
+  const objects = await collectWorkloads(client, options);
+  if (options.readNamespaces && !objects.namespaces) {
+    objects.namespaces = await readNamespaceObjects(client, objects, options.signal);
+  }
+  return objects;
+}
+
+async function collectWorkloads(
   client: ClusterClient,
   options: CollectOptions,
 ): Promise<ClusterObjects> {
@@ -154,11 +214,9 @@ export async function collectClusterObjects(
     if (!(error instanceof KubernetesApiError) || error.clusterStatusCode !== 403) throw error;
   }
   // Cluster-wide lists are forbidden: fall back to the namespaces we may list.
-  let namespaces: string[];
+  let namespaces: V1Namespace[];
   try {
-    namespaces = (await client.list<V1Namespace>('namespaces', { signal: options.signal }))
-      .map(n => n.metadata?.name ?? '')
-      .filter(Boolean);
+    namespaces = await client.list<V1Namespace>('namespaces', { signal: options.signal });
   } catch (error) {
     if (!(error instanceof KubernetesApiError) || error.clusterStatusCode !== 403) throw error;
     errors.push({
@@ -169,5 +227,8 @@ export async function collectClusterObjects(
     });
     return { pvcs: [], pods: [], statefulSets: [], replicaSets: [], jobs: [], errors };
   }
-  return perNamespace(client, namespaces, options, errors);
+  const names = namespaces.map(n => n.metadata?.name ?? '').filter(Boolean);
+  const objects = await perNamespace(client, names, options, errors);
+  // The list just read is reused for the owner binding: one namespace read per inventory pass.
+  return options.readNamespaces ? { ...objects, namespaces } : objects;
 }

@@ -1,4 +1,9 @@
-import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
+import {
+  DEFAULT_NAMESPACE,
+  parseEntityRef,
+  stringifyEntityRef,
+  type Entity,
+} from '@backstage/catalog-model';
 import {
   ANNOTATION_KUBERNETES_ID,
   ANNOTATION_KUBERNETES_LABEL_SELECTOR,
@@ -17,6 +22,40 @@ export interface EntityMatcher {
   labelSelector: string;
   namespace?: string;
   matches: LabelMatcher;
+  /**
+   * The entity's `spec.owner` as a full, lower-case ref (see normalizeOwnerRef), when it has a
+   * valid one. Checked against a namespace's owner binding.
+   */
+  ownerRef?: string;
+}
+
+/**
+ * A full entity ref in lower case, for comparing owners: `team-a` with the defaults
+ * `group`/`default` is `group:default/team-a`. Backstage compares refs case-insensitively.
+ * Undefined when the text is not a valid ref.
+ */
+export function normalizeOwnerRef(
+  ref: string,
+  defaults: { defaultKind: string; defaultNamespace: string },
+): string | undefined {
+  try {
+    return stringifyEntityRef(parseEntityRef(ref.trim(), defaults)).toLocaleLowerCase('en-US');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The owner of an entity as Backstage's catalog resolves `spec.owner`: a bare name is a Group in
+ * the entity's own namespace.
+ */
+function ownerRefOf(entity: Entity): string | undefined {
+  const owner = (entity.spec as { owner?: unknown } | undefined)?.owner;
+  if (typeof owner !== 'string' || !owner.trim()) return undefined;
+  return normalizeOwnerRef(owner, {
+    defaultKind: 'group',
+    defaultNamespace: entity.metadata.namespace ?? DEFAULT_NAMESPACE,
+  });
 }
 
 export function isKubernetesAnnotated(entity: Entity): boolean {
@@ -42,5 +81,6 @@ export function entityMatcher(entity: Entity): EntityMatcher {
     labelSelector,
     namespace: annotations[ANNOTATION_KUBERNETES_NAMESPACE]?.trim() || undefined,
     matches: parseLabelSelector(labelSelector),
+    ownerRef: ownerRefOf(entity),
   };
 }

@@ -168,6 +168,24 @@ describe('EntityVolumeManagerContent', () => {
     expect(uploads.getByText('Never')).toBeInTheDocument();
   });
 
+  it('ambiguous: names every entity that claims a PVC and says only administrators may act', async () => {
+    const claimed = {
+      ...dbVolume,
+      entityRef: undefined,
+      ambiguousOwnership: { entityRefs: ['component:default/cache-warmer', 'component:default/payments-api'] },
+    };
+    await renderTab(apiWith({ items: [uploadCacheVolume, claimed], errors: [] }));
+
+    const notice = await screen.findByTestId('ambiguous-ownership-notice');
+    expect(notice).toHaveTextContent('1 volume is claimed by more than one catalog entity');
+    expect(notice).toHaveTextContent('only administrators may back them up');
+    expect(notice).toHaveTextContent(
+      `${dbVolume.cluster}/${dbVolume.namespace}/data-payments-db-0: claimed by component:cache-warmer, component:payments-api`,
+    );
+    expect(within(row('data-payments-db-0')).getByTestId('ambiguous-ownership')).toHaveTextContent('no owner');
+    expect(within(row('payments-api-uploads')).queryByTestId('ambiguous-ownership')).toBeNull();
+  });
+
   it('error: shows the backend error in a ResponseErrorPanel', async () => {
     const error = await envelopeError(500, 'Error', 'database is locked');
     await renderTab(apiWith({ items: [], errors: [] }, {

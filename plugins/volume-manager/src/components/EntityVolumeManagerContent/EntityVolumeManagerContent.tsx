@@ -29,6 +29,7 @@ import {
   volumeManagerApiRef,
   type VolumeManagerApi,
 } from '../../api';
+import { AmbiguousOwnershipNotice } from '../AmbiguousOwnershipNotice';
 import { EndpointUnavailable } from '../EndpointUnavailable';
 import { useBackupRuns } from '../hooks/useBackupRuns';
 import { KubernetesAnnotationsHelp } from '../KubernetesAnnotationsHelp';
@@ -250,6 +251,11 @@ export const EntityVolumeManagerContent = () => {
       {inventory.error && (
         <Grid item xs={12}>
           <ResponseErrorPanel error={inventory.error} title="Could not refresh the volumes" />
+        </Grid>
+      )}
+      {value.items.some(v => v.ambiguousOwnership) && (
+        <Grid item xs={12}>
+          <AmbiguousOwnershipNotice volumes={value.items} />
         </Grid>
       )}
       {!canBackUp.loading && !canBackUp.allowed && value.items.length > 0 && (

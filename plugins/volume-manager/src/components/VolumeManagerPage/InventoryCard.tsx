@@ -9,6 +9,7 @@ import MenuItem from '@material-ui/core/MenuItem';
 import TextField from '@material-ui/core/TextField';
 import RefreshIcon from '@material-ui/icons/Refresh';
 import { AsyncSection } from './AsyncSection';
+import { AmbiguousOwnershipNotice } from '../AmbiguousOwnershipNotice';
 import { InventoryErrorsPanel } from '../EntityVolumeManagerContent/InventoryErrorsPanel';
 import { VolumeHistory } from '../VolumeHistory';
 import { VolumesTable } from '../VolumesTable';
@@ -116,6 +117,11 @@ export const InventoryCard = ({
           {value.errors.length > 0 && (
             <Box mb={2}>
               <InventoryErrorsPanel errors={value.errors} />
+            </Box>
+          )}
+          {value.items.some(v => v.ambiguousOwnership) && (
+            <Box mb={2}>
+              <AmbiguousOwnershipNotice volumes={value.items} />
             </Box>
           )}
           <Box display="flex" flexWrap="wrap" gridGap={16} mb={2} alignItems="center" role="group" aria-label="Inventory filters">

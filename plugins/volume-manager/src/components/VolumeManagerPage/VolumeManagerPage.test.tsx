@@ -112,6 +112,20 @@ describe('VolumeManagerPage', () => {
     expect(screen.getByText('component:search-indexer')).toBeInTheDocument();
   });
 
+  it('marks a PVC several entities claim as ambiguous, with a notice naming them', async () => {
+    const claimed = {
+      ...otherVolume,
+      entityRef: undefined,
+      ambiguousOwnership: { entityRefs: ['component:default/search-indexer', 'component:team-x/copycat'] },
+    };
+    await renderPage(fullApi({ getVolumes: jest.fn().mockResolvedValue({ items: [uploadCacheVolume, claimed], errors: [] }) }));
+    const notice = await screen.findByTestId('ambiguous-ownership-notice');
+    expect(notice).toHaveTextContent('claimed by component:search-indexer, component:team-x/copycat');
+    const inventory = screen.getByRole('row', { name: new RegExp(claimed.name) });
+    expect(within(inventory).getByText('ambiguous')).toBeInTheDocument();
+    expect(within(inventory).getByTestId('ambiguous-ownership')).toBeInTheDocument();
+  });
+
   it('filterVolumes keeps PVCs never backed up or not backed up in N days', () => {
     const now = Date.parse('2026-11-26T00:00:00Z');
     const recent = {

@@ -5,6 +5,7 @@ import type {
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import Box from '@material-ui/core/Box';
 import Checkbox from '@material-ui/core/Checkbox';
+import Chip from '@material-ui/core/Chip';
 import IconButton from '@material-ui/core/IconButton';
 import InputAdornment from '@material-ui/core/InputAdornment';
 import Paper from '@material-ui/core/Paper';
@@ -24,6 +25,7 @@ import { makeStyles } from '@material-ui/core/styles';
 import KeyboardArrowDownIcon from '@material-ui/icons/KeyboardArrowDown';
 import KeyboardArrowRightIcon from '@material-ui/icons/KeyboardArrowRight';
 import SearchIcon from '@material-ui/icons/Search';
+import WarningIcon from '@material-ui/icons/Warning';
 import { BackupProgress } from '../BackupProgress';
 import { StatusChip } from '../StatusChip';
 import {
@@ -33,6 +35,7 @@ import {
   formatOwner,
   formatRelativeTime,
   mountNodes,
+  shortEntityRef,
   volumeKey,
 } from './format';
 
@@ -83,7 +86,7 @@ const COLUMNS: Column[] = [
   { key: 'name', title: 'Name', value: v => v.name },
   { key: 'namespace', title: 'Namespace', value: v => v.namespace },
   { key: 'cluster', title: 'Cluster', value: v => v.cluster },
-  { key: 'entity', title: 'Entity', value: v => v.entityRef ?? '' },
+  { key: 'entity', title: 'Entity', value: v => v.entityRef ?? (v.ambiguousOwnership ? 'ambiguous' : '') },
   { key: 'owner', title: 'Owner', value: formatOwner },
   { key: 'capacity', title: 'Capacity', value: v => capacityBytes(v) ?? -1 },
   { key: 'storageClass', title: 'Storage class', value: v => v.storageClass ?? '' },
@@ -112,12 +115,8 @@ const useStyles = makeStyles(theme => ({
   },
   progressCell: { borderBottom: 'none', paddingTop: 0 },
   nowrap: { whiteSpace: 'nowrap' },
+  ambiguousChip: { marginLeft: theme.spacing(1) },
 }));
-
-/** `component:default/payments-db` → `component:payments-db`; other namespaces are kept. */
-function shortEntityRef(ref: string): string {
-  return ref.replace(/^([^:]+):default\//, '$1:');
-}
 
 function sortDirection(
   sort: { key: SortKey; asc: boolean },
@@ -133,6 +132,7 @@ function searchText(volume: Volume): string {
     volume.namespace,
     volume.cluster,
     volume.entityRef ?? '',
+    ...(volume.ambiguousOwnership?.entityRefs ?? []),
     formatOwner(volume),
     volume.storageClass ?? '',
     volume.accessModes.join(' '),
@@ -347,12 +347,30 @@ export const VolumesTable = ({
                     )}
                     <TableCell component="th" scope="row" className={classes.nowrap}>
                       <strong>{volume.name}</strong>
+                      {volume.ambiguousOwnership && (
+                        <Tooltip
+                          title={`Claimed by ${volume.ambiguousOwnership.entityRefs.map(shortEntityRef).join(', ')}: no entity owns it, only administrators may back it up`}
+                        >
+                          <Chip
+                            size="small"
+                            label="no owner"
+                            icon={<WarningIcon />}
+                            className={classes.ambiguousChip}
+                            data-testid="ambiguous-ownership"
+                          />
+                        </Tooltip>
+                      )}
                     </TableCell>
                     <TableCell>{volume.namespace}</TableCell>
                     <TableCell>{volume.cluster}</TableCell>
                     {showEntity && (
-                      <TableCell className={classes.nowrap} title={volume.entityRef}>
-                        {volume.entityRef ? shortEntityRef(volume.entityRef) : '—'}
+                      <TableCell
+                        className={classes.nowrap}
+                        title={volume.entityRef ?? volume.ambiguousOwnership?.entityRefs.join(', ')}
+                      >
+                        {volume.entityRef ? shortEntityRef(volume.entityRef) : null}
+                        {!volume.entityRef && volume.ambiguousOwnership ? 'ambiguous' : null}
+                        {!volume.entityRef && !volume.ambiguousOwnership ? '—' : null}
                       </TableCell>
                     )}
                     <TableCell className={classes.nowrap}>{formatOwner(volume)}</TableCell>

@@ -189,3 +189,8 @@ export function volumeKey(volume: { cluster: string; namespace: string; name: st
 export function itemVolumeKey(item: { cluster: string; namespace: string; pvc: string }): string {
   return `${item.cluster}/${item.namespace}/${item.pvc}`;
 }
+
+/** `component:default/payments-db` → `component:payments-db`; other namespaces are kept. */
+export function shortEntityRef(ref: string): string {
+  return ref.replace(/^([^:]+):default\//, '$1:');
+}

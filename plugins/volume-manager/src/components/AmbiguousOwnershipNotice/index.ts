@@ -1,0 +1,1 @@
+export { AmbiguousOwnershipNotice } from './AmbiguousOwnershipNotice';

@@ -74,11 +74,12 @@ function workloadSecurity(pod: V1Pod | undefined, claim: string) {
   };
 }
 
-async function hostnameOf(client: ClusterClient, node: string): Promise<string> {
+async function hostnameOf(client: ClusterClient, node: string, signal: AbortSignal): Promise<string> {
   try {
-    const n = await getNode(client, node);
+    const n = await getNode(client, node, signal);
     return n.metadata?.labels?.['kubernetes.io/hostname'] ?? node;
   } catch {
+    if (signal.aborted) throw new Error('The backup was cancelled');
     return node; // without `get nodes`, the node name is the usual hostname label
   }
 }
@@ -110,7 +111,9 @@ export function createBackupExecutor(options: {
       const client = await registry.getClient(job.cluster, job.requestedBy);
       let pvc: V1PersistentVolumeClaim;
       try {
-        pvc = await client.get<V1PersistentVolumeClaim>('persistentvolumeclaims', job.namespace, job.pvc);
+        pvc = await client.get<V1PersistentVolumeClaim>('persistentvolumeclaims', job.namespace, job.pvc, {
+          signal: hooks.signal,
+        });
       } catch (error) {
         if (error instanceof KubernetesApiError && error.clusterStatusCode === 404) {
           throw new BackupRefusedError(`PVC '${job.namespace}/${job.pvc}' does not exist on cluster '${job.cluster}'`);
@@ -122,7 +125,7 @@ export function createBackupExecutor(options: {
           `PVC '${job.namespace}/${job.pvc}' is ${pvc.status?.phase ?? 'not Bound'}; only Bound PVCs hold data to back up`,
         );
       }
-      const users = (await listPods(client, { namespace: job.namespace }))
+      const users = (await listPods(client, { namespace: job.namespace, signal: hooks.signal }))
         .filter(p => isActive(p) && mountsClaim(p, job.pvc))
         .filter(p => !p.metadata?.labels?.[HELPER_POD_MANAGED_BY_LABEL])
         .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
@@ -142,7 +145,7 @@ export function createBackupExecutor(options: {
         itemId: job.itemId,
         image: config.helper.image,
         activeDeadlineSeconds: config.helper.activeDeadlineSeconds,
-        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!) : undefined,
+        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!, hooks.signal) : undefined,
         tolerations: pinned ? user?.spec?.tolerations : undefined,
         workloadSecurity: workloadSecurity(user, job.pvc),
         defaultSecurityMode: config.helper.defaultSecurityMode,
@@ -158,8 +161,10 @@ export function createBackupExecutor(options: {
       let upload: ArchiveUpload | undefined = await sink.open(target);
       let created = false;
       try {
-        await createPod(client, spec);
+        // Counted as created before the call: a cancel or timeout may end the request after the
+        // server made the pod, and deleting a pod that does not exist is harmless.
         created = true;
+        await createPod(client, spec, hooks.signal);
         hooks.onHelperPod(podName, pinned ? user!.spec!.nodeName! : null);
         const running = await waitForHelperPod(client, job.namespace, podName, {
           timeoutMs: config.helper.podTimeoutSeconds * 1000,
@@ -189,6 +194,7 @@ export function createBackupExecutor(options: {
                 hooks.onProgress(bytes);
               },
               idleTimeoutMs: 10 * 60 * 1000,
+              stallTimeoutMs: config.remoteTransfer.stallTimeoutMs,
               deadlineMs: config.helper.activeDeadlineSeconds * 1000,
               signal: hooks.signal,
             });

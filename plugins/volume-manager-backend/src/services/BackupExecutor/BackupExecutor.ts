@@ -5,6 +5,7 @@
  * deleted whatever happens.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { HELPER_POD_MANAGED_BY_LABEL } from '@nkvm/backstage-plugin-volume-manager-common';
@@ -19,6 +20,7 @@ import {
   type ArchiveTarget,
   type ArchiveUpload,
 } from '../ArchiveSinks/types';
+import { abortable } from '../abortable';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 import { HELPER_CONTAINER, helperPodSpec } from './helperPodSpec';
 import { waitForHelperPod } from './waitForHelperPod';
@@ -81,6 +83,13 @@ async function hostnameOf(client: ClusterClient, node: string, signal: AbortSign
   } catch {
     if (signal.aborted) throw new Error('The backup was cancelled');
     return node; // without `get nodes`, the node name is the usual hostname label
+  }
+}
+
+export class BackupCancelledError extends Error {
+  readonly name = 'BackupCancelledError';
+  constructor() {
+    super('The backup was cancelled');
   }
 }
 
@@ -158,7 +167,14 @@ export function createBackupExecutor(options: {
         pvc: job.pvc,
         startedAt: new Date(),
       };
-      let upload: ArchiveUpload | undefined = await sink.open(target);
+      const abortLate = (late: ArchiveUpload) =>
+        late.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+      const cancelled = () => new BackupCancelledError();
+      // A sink (a module's) that ignores the signal cannot hold a cancelled item.
+      const open = () => abortable(sink.open(target, { signal: hooks.signal }), hooks.signal, cancelled, abortLate);
+      let upload: ArchiveUpload | undefined = await open();
+      /** A commit still running after a cancel: abort() waits for it. */
+      let committing: Promise<unknown> | undefined;
       let created = false;
       try {
         // Counted as created before the call: a cancel or timeout may end the request after the
@@ -177,7 +193,7 @@ export function createBackupExecutor(options: {
         // cannot be replayed without buffering the archive.
         const retry = config.remoteTransfer;
         for (let attempt = 1; ; attempt++) {
-          const current: ArchiveUpload = upload ?? (await sink.open(target));
+          const current: ArchiveUpload = upload ?? (await open());
           upload = current;
           try {
             const hash = createHash('sha256');
@@ -199,10 +215,14 @@ export function createBackupExecutor(options: {
               signal: hooks.signal,
             });
             const sha256 = hash.digest('hex');
-            const { uri } = await current.commit({ sha256, bytes });
+            const commit = current.commit({ sha256, bytes }, { signal: hooks.signal });
+            committing = commit.catch(() => {});
+            const { uri } = await abortable(commit, hooks.signal, cancelled);
+            committing = undefined;
             upload = undefined;
             return { bytes, sha256, archiveUri: uri };
           } catch (error) {
+            if (!hooks.signal.aborted) committing = undefined; // a failed commit has settled
             if (!isTransientArchiveSinkError(error) || attempt >= retry.attempts || hooks.signal.aborted) {
               throw error;
             }
@@ -213,11 +233,19 @@ export function createBackupExecutor(options: {
               `Upload to '${sink.id}' failed (attempt ${attempt} of ${retry.attempts}); streaming again in ${delayMs} ms: ${(error as Error).message}`,
               { itemId: job.itemId, pvc: `${job.namespace}/${job.pvc}` },
             );
-            await new Promise(r => setTimeout(r, delayMs));
+            await sleep(delayMs, undefined, { signal: hooks.signal }).catch(() => {
+              throw new BackupCancelledError();
+            });
           }
         }
       } catch (error) {
-        await upload?.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+        if (upload && committing) {
+          // The sink is still committing (it ignored the cancel): abort once that settled.
+          const pending = upload;
+          committing.then(() => abortLate(pending));
+        } else if (upload) {
+          await abortLate(upload);
+        }
         throw error;
       } finally {
         if (created) await deleteHelper(client, job.namespace, podName);

@@ -90,6 +90,13 @@ export interface Config {
        */
       stallTimeoutSeconds?: number;
     };
+    /**
+     * Labels this installation's helper pods (`volume-manager.nkvm.io/installation-id`) so its
+     * janitor deletes only its own helpers, never those of another Backstage installation
+     * backing up the same cluster. A Kubernetes label value. Defaults to an id generated once
+     * and stored in the plugin database (shared by every replica of the installation).
+     */
+    installationId?: string;
     /** Kubernetes API calls. */
     kubernetes?: {
       /**

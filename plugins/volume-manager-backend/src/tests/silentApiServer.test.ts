@@ -90,7 +90,12 @@ describe.each(['http', 'https'] as const)('an API server that never answers (%s)
   };
 
   it('fails a backup item within kubernetes.requestTimeoutSeconds, with a clear error', async () => {
-    const executor = createBackupExecutor({ registry: registry(), config, logger: mockServices.logger.mock() });
+    const executor = createBackupExecutor({
+      registry: registry(),
+      config,
+      logger: mockServices.logger.mock(),
+      installationId: async () => 'test',
+    });
     const started = Date.now();
     const error = await executor
       .run(job, new LocalArchiveSink(config.backupDir), {
@@ -122,6 +127,7 @@ describe.each(['http', 'https'] as const)('an API server that never answers (%s)
       registry: createClusterRegistry({ config: slow, authStrategies: new Map(), logger: mockServices.logger.mock() }),
       config: slow,
       logger: mockServices.logger.mock(),
+      installationId: async () => 'test',
     });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);

@@ -97,8 +97,10 @@ export function createBackupExecutor(options: {
   registry: ClusterRegistry;
   config: VolumeManagerConfig;
   logger: LoggerService;
+  /** Labels every helper pod (see helperJanitor). */
+  installationId: () => Promise<string>;
 }) {
-  const { registry, config, logger } = options;
+  const { registry, config, logger, installationId } = options;
 
   async function deleteHelper(client: ClusterClient, namespace: string, name: string) {
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -152,6 +154,7 @@ export function createBackupExecutor(options: {
         pvc: job.pvc,
         runId: job.runId,
         itemId: job.itemId,
+        installationId: await installationId(),
         image: config.helper.image,
         activeDeadlineSeconds: config.helper.activeDeadlineSeconds,
         hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!, hooks.signal) : undefined,

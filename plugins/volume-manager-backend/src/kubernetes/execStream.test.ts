@@ -15,6 +15,18 @@ import { KubernetesApiError } from './errors';
 
 type Handler = (ws: WebSocket, req: http.IncomingMessage) => void;
 
+/** A KubeConfig whose only cluster `name` is at `server`, with a bearer token. */
+function kubeConfigFor(name: string, server: string, token = 't'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name, server, skipTLSVerify: true }],
+    users: [{ name: 'u', token }],
+    contexts: [{ name, cluster: name, user: 'u' }],
+    currentContext: name,
+  });
+  return kc;
+}
+
 async function fakeApiServer(options: { onExec?: Handler; reject?: { code: number; body: string }; protocol?: string }) {
   const server = http.createServer();
   const wss = new WebSocketServer({
@@ -32,13 +44,7 @@ async function fakeApiServer(options: { onExec?: Handler; reject?: { code: numbe
     wss.handleUpgrade(req, socket, head, ws => options.onExec?.(ws, req));
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'secret-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'u' }],
-    currentContext: 'fake',
-  });
+  const kc = kubeConfigFor('fake', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'secret-token');
   return {
     client: createClusterClient('fake', kc),
     requests,
@@ -179,13 +185,7 @@ describe('execStream', () => {
   });
 
   it('reports an unreachable API server as a KubernetesApiError', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'down', server: 'http://127.0.0.1:1', skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'down', cluster: 'down', user: 'u' }],
-      currentContext: 'down',
-    });
+    const kc = kubeConfigFor('down', 'http://127.0.0.1:1');
     const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination }).catch(e => e);
     expect(error).toBeInstanceOf(KubernetesApiError);
     expect(error.message).toMatch(/Cluster 'down' is unreachable at http:\/\/127.0.0.1:1/);
@@ -246,13 +246,7 @@ describe('execStream', () => {
       sockets.forEach(s => s.destroy());
       return new Promise(resolve => silent.close(resolve));
     };
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'silent', server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'silent', cluster: 'silent', user: 'u' }],
-      currentContext: 'silent',
-    });
+    const kc = kubeConfigFor('silent', `http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
     const started = Date.now();
     const error = await execStream(createClusterClient('silent', kc, { requestTimeoutMs: 1000 }), {
       ...base,

@@ -4,12 +4,13 @@
  * or at once when the item is cancelled, and the inventory must report the cluster as an
  * error entry within `discovery.timeoutSeconds`.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigReader } from '@backstage/config';
 import { mockServices } from '@backstage/backend-test-utils';
+import { kubeconfigFileFor } from '../__testUtils__/kubeSimBackend';
 import { readVolumeManagerConfig } from '../config/readVolumeManagerConfig';
 import { LocalArchiveSink } from '../services/ArchiveSinks/LocalArchiveSink';
 import { createBackupExecutor } from '../services/BackupExecutor/BackupExecutor';
@@ -38,22 +39,8 @@ async function silentServer() {
   };
 }
 
-function kubeconfigFor(port: number, scheme: 'http' | 'https'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nkvm-silent-'));
-  const file = path.join(dir, 'kubeconfig');
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters: [{ name: silent, cluster: { server: "${scheme}://127.0.0.1:${port}", insecure-skip-tls-verify: true } }]`,
-      'users: [{ name: u, user: { token: t } }]',
-      'contexts: [{ name: silent, context: { cluster: silent, user: u } }]',
-      'current-context: silent',
-    ].join('\n'),
-  );
-  return file;
-}
+const kubeconfigFor = (port: number, scheme: 'http' | 'https') =>
+  kubeconfigFileFor('silent', `${scheme}://127.0.0.1:${port}`);
 
 describe.each(['http', 'https'] as const)('an API server that never answers (%s)', scheme => {
   let silent: Awaited<ReturnType<typeof silentServer>>;

@@ -15,6 +15,7 @@ import type { ClusterClient } from '../../kubernetes/ClusterClient';
 import { createPod, listPods } from '../../kubernetes/pods';
 import { createTestDatabases } from '../../__testUtils__/testDatabases';
 import { faultFixture } from '../../__testUtils__/faultFixture';
+import { startPluginBackend } from '../../__testUtils__/kubeSimBackend';
 import { helperPodSpec } from '../BackupExecutor/helperPodSpec';
 import { createClusterRegistry, type ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 import { createHelperJanitor } from './helperJanitor';
@@ -157,5 +158,34 @@ describe('helper janitor', () => {
     });
     expect(await janitor.sweep()).toBe(1);
     expect(await helperNames()).not.toContain(orphan);
+  });
+
+  it('two backends with different installation ids leave each other\'s helpers alone', async () => {
+    const podA = await helper('install-a');
+    const podB = await helper('install-b');
+    const start = async (installationId: string) =>
+      startPluginBackend({
+        knex: await databases.init('SQLITE_3'),
+        config: {
+          volumeManager: { installationId, clusters: [{ name: 'sim', kubeconfigPath: sim.kubeconfigPath }] },
+        },
+      });
+    const gone = async (pod: string) => {
+      const deadline = Date.now() + 30_000;
+      while ((await helperNames()).includes(pod)) {
+        if (Date.now() > deadline) throw new Error(`${pod} was never deleted`);
+        await new Promise(r => setTimeout(r, 100));
+      }
+    };
+
+    const a = await start('install-a');
+    await gone(podA); // A's janitor (its scheduler task) ran
+    await new Promise(r => setTimeout(r, 1500));
+    expect(await helperNames()).toContain(podB);
+
+    const b = await start('install-b');
+    await gone(podB);
+    await a.stop();
+    await b.stop();
   });
 });

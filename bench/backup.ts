@@ -49,7 +49,7 @@ async function withBackupRig<T>(
   const backupDir = mkdtempSync(path.join(os.tmpdir(), 'nkvm-bench-backups-'));
   try {
     const { registry, config, logger } = registryFor(sim.kubeconfigPath);
-    const executor = createBackupExecutor({ registry, config, logger });
+    const executor = createBackupExecutor({ registry, config, logger, installationId: async () => 'bench' });
     const sink = new LocalArchiveSink(backupDir);
     const kc = ['--kubeconfig', sim.kubeconfigPath, '-n', 'bench'];
     return await fn({

@@ -50,7 +50,7 @@ function uploadBenchmark(name: string, protocol: string, remoteSink: (servers: R
       const backupDir = mkdtempSync(path.join(os.tmpdir(), 'nkvm-bench-upload-'));
       try {
         const { registry, config, logger } = registryFor(sim.kubeconfigPath);
-        const executor = createBackupExecutor({ registry, config, logger });
+        const executor = createBackupExecutor({ registry, config, logger, installationId: async () => 'bench' });
         const local = new LocalArchiveSink(backupDir);
         const remote = remoteSink(servers, logger as never);
         const backup = async (sink: ArchiveSink) => {

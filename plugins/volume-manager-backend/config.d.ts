@@ -112,8 +112,31 @@ export interface Config {
       initialDelayMs?: number;
       /** Longest backoff delay in milliseconds. Defaults to 30000. */
       maxDelayMs?: number;
-      /** Connect, login and per-command timeout in seconds. Defaults to 30. */
+      /**
+       * Connect, login and per-command timeout in seconds: every FTP command, SSH/SFTP
+       * operation and the remote sha256 check. Defaults to 30.
+       */
       timeoutSeconds?: number;
+      /**
+       * Seconds a destination may stay full (accepting no bytes while the helper's output
+       * waits for it) before the upload fails. Defaults to 120.
+       */
+      stallTimeoutSeconds?: number;
+    };
+    /**
+     * Labels this installation's helper pods (`volume-manager.nkvm.io/installation-id`) so its
+     * janitor deletes only its own helpers, never those of another Backstage installation
+     * backing up the same cluster. A Kubernetes label value. Defaults to an id generated once
+     * and stored in the plugin database (shared by every replica of the installation).
+     */
+    installationId?: string;
+    /** Kubernetes API calls. */
+    kubernetes?: {
+      /**
+       * Seconds one Kubernetes API request may take (each page of a list, pod create, get and
+       * delete, the exec handshake) before it fails. Defaults to 30.
+       */
+      requestTimeoutSeconds?: number;
     };
     /** Clusters in addition to Backstage's `kubernetes.clusterLocatorMethods`. */
     clusters?: Array<{

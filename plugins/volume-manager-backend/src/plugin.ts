@@ -26,7 +26,9 @@ import { decorateWithBackups } from './services/VolumeInventory/decorateWithBack
 import { createVolumeInventory } from './services/VolumeInventory/VolumeInventory';
 import { createVolumeQueryService } from './services/VolumeInventory/VolumeQueryService';
 
-const JANITOR_INTERVAL_MS = 60 * 1000;
+/** How often the housekeeping tasks run (janitor, partial-archive and staging sweeps). */
+const HOUSEKEEPING_FREQUENCY = { minutes: 1 };
+const HOUSEKEEPING_TIMEOUT = { minutes: 10 };
 
 /**
  * The volume-manager backend plugin: inventories PVCs and backs them up as `.tar.gz` archives
@@ -62,6 +64,7 @@ export const volumeManagerPlugin = createBackendPlugin({
         auth: coreServices.auth,
         logger: coreServices.logger,
         lifecycle: coreServices.lifecycle,
+        scheduler: coreServices.scheduler,
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
         auditor: coreServices.auditor,
@@ -70,6 +73,16 @@ export const volumeManagerPlugin = createBackendPlugin({
       async init(deps) {
         const options = readVolumeManagerConfig(deps.config);
         const store = await DatabaseBackupStore.create({ database: deps.database });
+        // Resolved on first use (not at start-up, where an operator-managed schema may lag).
+        let storedId: Promise<string> | undefined;
+        const installationId = async () => {
+          if (options.installationId) return options.installationId;
+          storedId ??= store.installationId().catch(error => {
+            storedId = undefined;
+            throw error;
+          });
+          return storedId;
+        };
         deps.permissionsRegistry.addPermissions(volumeManagerPermissions);
 
         const clusters = createClusterRegistry({
@@ -97,11 +110,17 @@ export const volumeManagerPlugin = createBackendPlugin({
           registry: clusters,
           store,
           logger: deps.logger,
+          installationId,
           allowedNamespaces: options.allowedNamespaces,
         });
         const worker = new BackupWorker({
           store,
-          executor: createBackupExecutor({ registry: clusters, config: options, logger: deps.logger }),
+          executor: createBackupExecutor({
+            registry: clusters,
+            config: options,
+            logger: deps.logger,
+            installationId,
+          }),
           sinkFor: item => sinks.sinkFor(item),
           adHocItemIds: () => sinks.adHocItemIds(),
           onItemDone: item => sinks.release(item.id),
@@ -133,32 +152,45 @@ export const volumeManagerPlugin = createBackendPlugin({
         );
         deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
 
-        let janitorTimer: NodeJS.Timeout | undefined;
-        deps.lifecycle.addStartupHook(async () => {
-          worker.start();
-          const sweep = () => {
-            janitor.sweep().catch(e => deps.logger.warn(`Helper-pod janitor failed: ${e}`));
-            localSink
+        // Housekeeping runs through the scheduler, not timers: the janitor as a global task, so
+        // replicas sharing the database never sweep at once; the file sweeps per replica
+        // (`local`), since each replica may have its own backupDir.
+        await deps.scheduler.scheduleTask({
+          id: 'volume-manager-helper-janitor',
+          scope: 'global',
+          frequency: HOUSEKEEPING_FREQUENCY,
+          timeout: HOUSEKEEPING_TIMEOUT,
+          fn: async signal => {
+            await janitor.sweep(signal).catch(e => deps.logger.warn(`Helper-pod janitor failed: ${e}`));
+          },
+        });
+        await deps.scheduler.scheduleTask({
+          id: 'volume-manager-file-sweeps',
+          scope: 'local',
+          frequency: HOUSEKEEPING_FREQUENCY,
+          timeout: HOUSEKEEPING_TIMEOUT,
+          fn: async () => {
+            await localSink
               .sweepStalePartials(4 * options.leaseSeconds * 1000)
               .then(removed => removed.forEach(file => deps.logger.info('Removed a stale partial archive', { file })))
               .catch(e => deps.logger.warn(`Partial-archive sweep failed: ${e}`));
             // rsync staging a killed backend left behind (nothing stages longer than a helper lives)
-            sweepStaleStaging(options.backupDir, 2 * options.helper.activeDeadlineSeconds * 1000)
+            await sweepStaleStaging(options.backupDir, 2 * options.helper.activeDeadlineSeconds * 1000)
               .then(removed => removed.forEach(dir => deps.logger.info('Removed a stale rsync staging directory', { dir })))
               .catch(e => deps.logger.warn(`Staging sweep failed: ${e}`));
-          };
-          sweep();
-          janitorTimer = setInterval(sweep, JANITOR_INTERVAL_MS);
-          janitorTimer.unref();
+          },
+        });
+        deps.lifecycle.addStartupHook(async () => {
+          worker.start();
         });
         deps.lifecycle.addShutdownHook(async () => {
-          if (janitorTimer) clearInterval(janitorTimer);
           await worker.stop();
         });
         deps.logger.info('volume-manager ready', {
           clusters: clusters.clusterNames().join(',') || 'none',
           backupDir: options.backupDir,
           helperImage: options.helper.image,
+          installationId: options.installationId ?? 'stored in the plugin database',
         });
       },
     });

@@ -19,7 +19,23 @@ export interface ArchiveTarget {
 }
 
 /**
- * One archive being written. Exactly one of commit() or abort() is called.
+ * Options of {@link ArchiveSink.open} and {@link ArchiveUpload.commit}.
+ *
+ * @public
+ */
+export interface ArchiveSinkCallOptions {
+  /**
+   * Aborted when the backup is cancelled (or its replica stops). A sink should then stop what it
+   * waits for (connecting, a command, a checksum) and reject soon. A sink that ignores it still
+   * works: the backend stops waiting at once, and cleans up (abort(), or the upload open()
+   * returns late) when the call settles.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * One archive being written. Exactly one of commit() or abort() is called; abort() may follow a
+ * commit() that failed or was cancelled.
  *
  * @public
  */
@@ -33,8 +49,9 @@ export interface ArchiveUpload {
   /**
    * Makes the archive visible under its final name, with its `.sha256` sidecar, and returns its
    * URI (no credentials in it). Only called after the stream has finished successfully.
+   * Every network step should have a timeout; `options.signal` cancels it.
    */
-  commit(result: { sha256: string; bytes: number }): Promise<{ uri: string }>;
+  commit(result: { sha256: string; bytes: number }, options?: ArchiveSinkCallOptions): Promise<{ uri: string }>;
   /** Removes whatever was written; nothing remains under the final name. */
   abort(): Promise<void>;
 }
@@ -51,9 +68,10 @@ export interface ArchiveSink {
   readonly type: string;
   /**
    * Starts an archive. Connection and authentication problems should surface here, before the
-   * backend starts a helper pod.
+   * backend starts a helper pod. Every network step should have a timeout; `options.signal`
+   * cancels it.
    */
-  open(target: ArchiveTarget): Promise<ArchiveUpload>;
+  open(target: ArchiveTarget, options?: ArchiveSinkCallOptions): Promise<ArchiveUpload>;
   /**
    * What `GET /destinations` shows about this sink, besides id and type. Never secrets.
    */

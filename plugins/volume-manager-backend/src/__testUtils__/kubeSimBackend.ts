@@ -10,22 +10,27 @@ import type { Knex } from 'knex';
 import { volumeManagerPlugin } from '../plugin';
 import { demoCatalogEntities } from './demoCatalog';
 
-/** A kubeconfig whose only cluster never answers (nothing listens on port 1). */
-export function downClusterKubeconfig(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nkvm-down-'));
+/** A kubeconfig file whose only cluster `name` is at `server` (TLS not verified). */
+export function kubeconfigFileFor(name: string, server: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `nkvm-${name}-`));
   const file = path.join(dir, 'kubeconfig');
   writeFileSync(
     file,
     [
       'apiVersion: v1',
       'kind: Config',
-      'clusters: [{ name: down, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]',
+      `clusters: [{ name: ${name}, cluster: { server: "${server}", insecure-skip-tls-verify: true } }]`,
       'users: [{ name: u, user: { token: t } }]',
-      'contexts: [{ name: down, context: { cluster: down, user: u } }]',
-      'current-context: down',
+      `contexts: [{ name: ${name}, context: { cluster: ${name}, user: u } }]`,
+      `current-context: ${name}`,
     ].join('\n'),
   );
   return file;
+}
+
+/** A kubeconfig whose only cluster never answers (nothing listens on port 1). */
+export function downClusterKubeconfig(): string {
+  return kubeconfigFileFor('down', 'https://127.0.0.1:1');
 }
 
 /** Starts the plugin in a test backend with the demo catalog and the given config. */

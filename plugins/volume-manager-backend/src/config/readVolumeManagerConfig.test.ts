@@ -62,6 +62,34 @@ describe('readVolumeManagerConfig', () => {
     ).toThrow(/was removed: .*volumeManager\.helper\.readAllNamespaces/);
   });
 
+  it('reads the timeouts and the installation id, with their defaults', () => {
+    const defaults = readVolumeManagerConfig(new ConfigReader({}), {});
+    expect(defaults.kubernetes).toEqual({ requestTimeoutMs: 30_000 });
+    expect(defaults.remoteTransfer.stallTimeoutMs).toBe(120_000);
+    expect(defaults.installationId).toBeUndefined();
+    const c = readVolumeManagerConfig(
+      new ConfigReader({
+        volumeManager: {
+          kubernetes: { requestTimeoutSeconds: 5 },
+          remoteTransfer: { stallTimeoutSeconds: 45 },
+          installationId: 'prod-eu.backstage_1',
+        },
+      }),
+      {},
+    );
+    expect(c.kubernetes.requestTimeoutMs).toBe(5000);
+    expect(c.remoteTransfer.stallTimeoutMs).toBe(45_000);
+    expect(c.installationId).toBe('prod-eu.backstage_1');
+    expect(() =>
+      readVolumeManagerConfig(new ConfigReader({ volumeManager: { kubernetes: { requestTimeoutSeconds: 0 } } }), {}),
+    ).toThrow("volumeManager.kubernetes.requestTimeoutSeconds must be a positive integer, got '0'");
+    for (const bad of ['-leading', 'has space', 'x'.repeat(64), 'trailing.']) {
+      expect(() =>
+        readVolumeManagerConfig(new ConfigReader({ volumeManager: { installationId: bad } }), {}),
+      ).toThrow(/volumeManager.installationId must be a Kubernetes label value/);
+    }
+  });
+
   it('reads destinations and refuses a reused id', () => {
     const dest = {
       id: 'offsite',

@@ -30,7 +30,12 @@ export const DEFAULTS = {
   remoteInitialDelayMs: 1000,
   remoteMaxDelayMs: 30_000,
   remoteTimeoutSeconds: 30,
+  remoteStallTimeoutSeconds: 120,
+  kubernetesRequestTimeoutSeconds: 30,
 } as const;
+
+/** What `volumeManager.installationId` may be: it becomes a Kubernetes label value. */
+export const INSTALLATION_ID_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
 const AUTH_MODES: readonly AuthMode[] = ['in-cluster', 'kubeconfig', 'paste'];
 
@@ -83,8 +88,18 @@ export interface VolumeManagerConfig {
    * directories (below the login directory) are always allowed.
    */
   adHocRemoteRoots: string[];
-  /** Retries, backoff and timeouts of remote transfers. */
-  remoteTransfer: RetryPolicy;
+  /**
+   * Retries, backoff and timeouts of remote transfers; `stallTimeoutMs` fails an upload whose
+   * destination accepted no bytes for that long while the helper's output waited for it.
+   */
+  remoteTransfer: RetryPolicy & { stallTimeoutMs: number };
+  /** Kubernetes API calls: each request (and the exec handshake) fails after this long. */
+  kubernetes: { requestTimeoutMs: number };
+  /**
+   * Labels the helper pods of this installation, so the janitor deletes only its own. Undefined:
+   * the id generated once and stored in the plugin database is used.
+   */
+  installationId?: string;
   clusters: ConfiguredCluster[];
   /** Clusters from Backstage's own `kubernetes.clusterLocatorMethods` (config, localKubectlProxy). */
   kubernetesClusters: ClusterDetails[];
@@ -232,7 +247,7 @@ function readDestinations(config: Config): ConfiguredDestination[] {
   });
 }
 
-function readRemoteTransfer(config: Config): RetryPolicy {
+function readRemoteTransfer(config: Config): VolumeManagerConfig['remoteTransfer'] {
   const n = (key: string) => config.getOptionalNumber(`volumeManager.remoteTransfer.${key}`);
   const what = (key: string) => `volumeManager.remoteTransfer.${key}`;
   return {
@@ -243,7 +258,20 @@ function readRemoteTransfer(config: Config): RetryPolicy {
     timeoutMs:
       (positiveInt(n('timeoutSeconds'), what('timeoutSeconds')) ?? DEFAULTS.remoteTimeoutSeconds) *
       1000,
+    stallTimeoutMs:
+      (positiveInt(n('stallTimeoutSeconds'), what('stallTimeoutSeconds')) ??
+        DEFAULTS.remoteStallTimeoutSeconds) * 1000,
   };
+}
+
+function readInstallationId(config: Config): string | undefined {
+  const id = config.getOptionalString('volumeManager.installationId');
+  if (id !== undefined && !INSTALLATION_ID_PATTERN.test(id)) {
+    throw new InputError(
+      `volumeManager.installationId must be a Kubernetes label value (1 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit), got '${id}'`,
+    );
+  }
+  return id;
 }
 
 function readAdHocRemoteRoots(config: Config): string[] {
@@ -364,6 +392,14 @@ export function readVolumeManagerConfig(
       config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
     adHocRemoteRoots: readAdHocRemoteRoots(config),
     remoteTransfer: readRemoteTransfer(config),
+    kubernetes: {
+      requestTimeoutMs:
+        (positiveInt(
+          c('kubernetes.requestTimeoutSeconds'),
+          'volumeManager.kubernetes.requestTimeoutSeconds',
+        ) ?? DEFAULTS.kubernetesRequestTimeoutSeconds) * 1000,
+    },
+    installationId: readInstallationId(config),
     clusters: readClusters(config),
     kubernetesClusters: kubernetes.clusters,
     unsupportedLocatorMethods: kubernetes.unsupported,

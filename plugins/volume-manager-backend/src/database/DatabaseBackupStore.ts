@@ -40,6 +40,7 @@ import {
   type PvcKey,
   type StoredItem,
 } from './BackupStore';
+import { storedInstallationId } from './installationId';
 import { migrateBackupStore } from './migrateBackupStore';
 
 /** Largest page `listItems` returns. @internal */
@@ -222,6 +223,11 @@ export class DatabaseBackupStore implements BackupStore {
   static async create(options: { database: DatabaseService }): Promise<DatabaseBackupStore> {
     const client = await migrateBackupStore(options.database);
     return new DatabaseBackupStore(client, {});
+  }
+
+  /** This installation's generated id (see installationId.ts); created on first use. */
+  installationId(): Promise<string> {
+    return storedInstallationId(this.db);
   }
 
   /** For tests: a store over a knex whose schema is already migrated. */

@@ -32,7 +32,7 @@ describe('migrations', () => {
 
     await knex.migrate.latest(config);
     expect(await tableNames(knex)).toEqual(
-      expect.arrayContaining(['backup_item', 'backup_run']),
+      expect.arrayContaining(['backup_item', 'backup_run', 'volume_manager_setting']),
     );
 
     const now = new Date();
@@ -73,6 +73,7 @@ describe('migrations', () => {
     const remaining = await tableNames(knex);
     expect(remaining).not.toContain('backup_item');
     expect(remaining).not.toContain('backup_run');
+    expect(remaining).not.toContain('volume_manager_setting');
 
     await knex.destroy();
   });

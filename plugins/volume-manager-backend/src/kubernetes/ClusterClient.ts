@@ -6,6 +6,10 @@
  * client-node's generated API classes: an inventory of 20,000 pods is a few dozen paginated
  * LISTs, and the generated model deserialisation costs more than the network. Objects keep
  * client-node's types (V1Pod, V1PersistentVolumeClaim, ...).
+ *
+ * Nothing here waits forever: every request ends after `requestTimeoutMs` (config
+ * `volumeManager.kubernetes.requestTimeoutSeconds`) or when the caller's signal aborts, whichever
+ * comes first, including a server that accepts the connection and never answers.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -29,12 +33,18 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** The caller's cancellation (an item's abort); the request timeout applies as well. */
   signal?: AbortSignal;
 }
+
+/** How long one API request may take when the client is created without a timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** A client for one cluster. */
 export interface ClusterClient {
   readonly cluster: string;
+  /** Every request (each page of a list, the exec handshake) fails after this long. */
+  readonly requestTimeoutMs: number;
   /** Lists every object of a resource, following `continue` tokens. */
   list<T>(resource: KubernetesResource, options?: ListOptions): Promise<T[]>;
   get<T>(
@@ -49,9 +59,10 @@ export interface ClusterClient {
   /**
    * A new connection to the API server for an HTTP/1.1 upgrade (exec), reading into
    * `onread`'s buffer instead of allocating one per read. Resolves once the connection (and
-   * TLS) is established, with the request target and the credential headers to send.
+   * TLS) is established, with the request target and the credential headers to send; fails
+   * after `requestTimeoutMs` or when `signal` aborts.
    */
-  openUpgradeSocket(onread: net.OnReadOpts): Promise<UpgradeSocket>;
+  openUpgradeSocket(onread: net.OnReadOpts, signal?: AbortSignal): Promise<UpgradeSocket>;
 }
 
 export interface UpgradeSocket {
@@ -61,8 +72,6 @@ export interface UpgradeSocket {
   /** Authorization and other headers the kubeconfig requires. */
   headers: http.OutgoingHttpHeaders;
 }
-
-const UPGRADE_CONNECT_TIMEOUT_MS = 30_000;
 
 interface Connection {
   url: URL;
@@ -112,7 +121,12 @@ async function connect(kc: KubeConfig): Promise<Connection> {
   };
 }
 
-export function createClusterClient(cluster: string, kubeConfig: KubeConfig): ClusterClient {
+export function createClusterClient(
+  cluster: string,
+  kubeConfig: KubeConfig,
+  clientOptions: { requestTimeoutMs?: number } = {},
+): ClusterClient {
+  const requestTimeoutMs = clientOptions.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   let connection: Promise<Connection> | undefined;
   const getConnection = () => (connection ??= connect(kubeConfig));
 
@@ -141,13 +155,24 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const failure = (error: Error) => {
+      let message = `Cluster '${cluster}' is unreachable at ${conn.url.origin}: ${error.message}`;
+      if (options.signal?.aborted) {
+        message = `Cancelled while waiting for cluster '${cluster}' (${context.verb} ${context.resource})`;
+      } else if (timeout.aborted) {
+        message = `Cluster '${cluster}' did not answer within ${requestTimeoutMs / 1000}s (${context.verb} ${context.resource}; kubernetes.requestTimeoutSeconds)`;
+      }
+      return new KubernetesApiError(cluster, undefined, context, undefined, message, { cause: error });
+    };
     return new Promise<T>((resolve, reject) => {
       const req = conn.transport.request(
         url,
         {
           method: options.method ?? 'GET',
           agent: conn.agent,
-          signal: options.signal,
+          signal,
           headers: {
             ...conn.headers,
             Accept: 'application/json',
@@ -160,7 +185,7 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
         res => {
           const chunks: Buffer[] = [];
           res.on('data', chunk => chunks.push(chunk));
-          res.on('error', error => reject(error));
+          res.on('error', error => reject(failure(error)));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const statusCode = res.statusCode ?? 0;
@@ -176,27 +201,13 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
           });
         },
       );
-      req.on('error', error => {
-        const aborted = options.signal?.aborted;
-        reject(
-          new KubernetesApiError(
-            cluster,
-            undefined,
-            context,
-            undefined,
-            aborted
-              ? `Cluster '${cluster}' did not answer in time (${context.verb} ${context.resource})`
-              : `Cluster '${cluster}' is unreachable at ${conn.url.origin}: ${error.message}`,
-            { cause: error },
-          ),
-        );
-      });
+      req.on('error', error => reject(failure(error)));
       if (body !== undefined) req.write(body);
       req.end();
     });
   }
 
-  async function openUpgradeSocket(onread: net.OnReadOpts): Promise<UpgradeSocket> {
+  async function openUpgradeSocket(onread: net.OnReadOpts, signal?: AbortSignal): Promise<UpgradeSocket> {
     const conn = await getConnection();
     const port = Number(conn.url.port) || (conn.tls ? 443 : 80);
     const host = conn.url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -206,14 +217,20 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
           tls.connect({ ...conn.tls, host, port, onread } as tls.ConnectionOptions)
         : net.connect({ host, port, onread });
       socket.setNoDelay(true);
-      socket.setTimeout(UPGRADE_CONNECT_TIMEOUT_MS, () =>
-        socket.destroy(new Error(`no connection within ${UPGRADE_CONNECT_TIMEOUT_MS / 1000}s`)),
+      const onAbort = () => socket.destroy(new Error('cancelled'));
+      signal?.addEventListener('abort', onAbort);
+      if (signal?.aborted) onAbort();
+      socket.setTimeout(requestTimeoutMs, () =>
+        socket.destroy(new Error(`no connection within ${requestTimeoutMs / 1000}s (kubernetes.requestTimeoutSeconds)`)),
       );
-      const onError = (error: Error) =>
+      const onError = (error: Error) => {
+        signal?.removeEventListener('abort', onAbort);
         reject(new Error(`Cluster '${cluster}' is unreachable at ${conn.url.origin}: ${error.message}`));
+      };
       socket.once('error', onError);
       socket.once(conn.tls ? 'secureConnect' : 'connect', () => {
         socket.setTimeout(0);
+        signal?.removeEventListener('abort', onAbort);
         socket.off('error', onError);
         resolve({ socket, url: conn.url, headers: conn.headers });
       });
@@ -223,6 +240,7 @@ export function createClusterClient(cluster: string, kubeConfig: KubeConfig): Cl
   return {
     cluster,
     kubeConfig,
+    requestTimeoutMs,
     request,
     openUpgradeSocket,
     async list<T>(resource: KubernetesResource, options: ListOptions = {}): Promise<T[]> {

@@ -4,7 +4,7 @@
  * happy path against kube-sim's real exec is covered by the backup tests.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -14,6 +14,18 @@ import { execStream, ExecFailedError } from './execStream';
 import { KubernetesApiError } from './errors';
 
 type Handler = (ws: WebSocket, req: http.IncomingMessage) => void;
+
+/** A KubeConfig whose only cluster `name` is at `server`, with a bearer token. */
+function kubeConfigFor(name: string, server: string, token = 't'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name, server, skipTLSVerify: true }],
+    users: [{ name: 'u', token }],
+    contexts: [{ name, cluster: name, user: 'u' }],
+    currentContext: name,
+  });
+  return kc;
+}
 
 async function fakeApiServer(options: { onExec?: Handler; reject?: { code: number; body: string }; protocol?: string }) {
   const server = http.createServer();
@@ -32,13 +44,7 @@ async function fakeApiServer(options: { onExec?: Handler; reject?: { code: numbe
     wss.handleUpgrade(req, socket, head, ws => options.onExec?.(ws, req));
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'secret-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'u' }],
-    currentContext: 'fake',
-  });
+  const kc = kubeConfigFor('fake', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'secret-token');
   return {
     client: createClusterClient('fake', kc),
     requests,
@@ -179,13 +185,7 @@ describe('execStream', () => {
   });
 
   it('reports an unreachable API server as a KubernetesApiError', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'down', server: 'http://127.0.0.1:1', skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'down', cluster: 'down', user: 'u' }],
-      currentContext: 'down',
-    });
+    const kc = kubeConfigFor('down', 'http://127.0.0.1:1');
     const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination }).catch(e => e);
     expect(error).toBeInstanceOf(KubernetesApiError);
     expect(error.message).toMatch(/Cluster 'down' is unreachable at http:\/\/127.0.0.1:1/);
@@ -199,5 +199,63 @@ describe('execStream', () => {
     await expect(
       execStream(fake.client, { ...base, destination: collector().destination, signal: controller.signal }),
     ).rejects.toThrow(/cancelled/);
+  });
+
+  it('fails when the destination stays full for stallTimeoutMs while the stream is paused', async () => {
+    // The pod keeps output ready (and the connection open), the destination takes one chunk and
+    // then never completes a write: only the stall timeout can end this before the deadline.
+    const fake = await fakeApiServer({
+      onExec: ws => {
+        const send = () => {
+          if (ws.readyState !== ws.OPEN) return;
+          ws.send(Buffer.concat([Buffer.from([1]), randomBytes(64 * 1024)]), () => setTimeout(send, 5));
+        };
+        send();
+      },
+    });
+    close = fake.close;
+    let accepted = 0;
+    const stalled = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer) {
+        accepted += chunk.length; // the callback is never called: the destination hangs
+      },
+    });
+    const started = Date.now();
+    const error = await execStream(fake.client, {
+      ...base,
+      destination: stalled,
+      idleTimeoutMs: 60_000,
+      deadlineMs: 120_000,
+      stallTimeoutMs: 1500,
+    }).catch(e => e);
+    expect(error).toBeInstanceOf(ExecFailedError);
+    expect(error.message).toBe('The destination accepted no data for 2s (remoteTransfer.stallTimeoutSeconds)');
+    expect(accepted).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(6000);
+  });
+
+  it('fails within the request timeout when the server accepts the connection and never answers the upgrade', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer(socket => {
+      sockets.push(socket);
+      socket.on('data', () => {});
+    });
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
+    close = () => {
+      sockets.forEach(s => s.destroy());
+      return new Promise(resolve => silent.close(resolve));
+    };
+    const kc = kubeConfigFor('silent', `http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+    const started = Date.now();
+    const error = await execStream(createClusterClient('silent', kc, { requestTimeoutMs: 1000 }), {
+      ...base,
+      destination: collector().destination,
+      idleTimeoutMs: 60_000,
+      deadlineMs: 120_000,
+    }).catch(e => e);
+    expect(error).toBeInstanceOf(ExecFailedError);
+    expect(error.message).toMatch(/did not answer the exec request within 1s \(kubernetes.requestTimeoutSeconds\)/);
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 });

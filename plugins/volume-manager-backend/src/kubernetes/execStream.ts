@@ -11,8 +11,9 @@
  * other call.
  *
  * The command has succeeded only when the exec status channel says `Success`. A socket that
- * closes without a status, a non-zero exit code, or an idle or overall timeout is a failure:
- * the caller must then discard whatever the destination received.
+ * closes without a status, a non-zero exit code, or an idle, stall or overall timeout is a
+ * failure: the caller must then discard whatever the destination received. The upgrade must be
+ * answered within the client's request timeout.
  */
 import { WriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -39,8 +40,13 @@ export interface ExecStreamOptions {
   destination: Writable;
   /** Called for every stdout chunk, before it is written (hashing, counting). The chunk is only valid during the call. */
   onChunk?: (chunk: Buffer) => void;
-  /** Fail when no stdout arrives for this long. */
+  /** Fail when no stdout arrives for this long (time the destination holds us paused excluded). */
   idleTimeoutMs: number;
+  /**
+   * Fail when the destination stays full (the socket paused, no `drain`) for this long: a
+   * destination that stopped accepting bytes. Unset: only the deadline bounds it.
+   */
+  stallTimeoutMs?: number;
   /** Fail when the command runs longer than this. */
   deadlineMs: number;
   /** Aborting stops the command (cancel). */
@@ -146,7 +152,7 @@ export async function execStream(
         onBytes(readBuffer.subarray(0, length));
         return true;
       },
-    });
+    }, options.signal);
   } catch (error) {
     throw new KubernetesApiError(client.cluster, undefined, context, undefined, (error as Error).message, { cause: error });
   }
@@ -156,6 +162,7 @@ export async function execStream(
   let stderrTail = '';
   let status: V1Status | undefined;
   let paused = false;
+  let pausedAt = 0;
   let settled = false;
   let lastData = Date.now();
 
@@ -184,6 +191,7 @@ export async function execStream(
     );
     if (!ok && !paused && !settled) {
       paused = true;
+      pausedAt = Date.now();
       socket.pause();
       options.destination.once('drain', onDrain);
     }
@@ -330,7 +338,23 @@ export async function execStream(
 
     watchdog = setInterval(() => {
       if (paused) lastData = Date.now(); // a slow destination is not an idle command
-      if (Date.now() - lastData > options.idleTimeoutMs) {
+      if (!upgraded && !rejection && Date.now() - started > client.requestTimeoutMs) {
+        finish(
+          new ExecFailedError(
+            `The API server did not answer the exec request within ${Math.round(client.requestTimeoutMs / 1000)}s (kubernetes.requestTimeoutSeconds)`,
+            undefined,
+            stderrTail,
+          ),
+        );
+      } else if (paused && options.stallTimeoutMs && Date.now() - pausedAt > options.stallTimeoutMs) {
+        finish(
+          new ExecFailedError(
+            `The destination accepted no data for ${Math.round(options.stallTimeoutMs / 1000)}s (remoteTransfer.stallTimeoutSeconds)`,
+            undefined,
+            stderrTail,
+          ),
+        );
+      } else if (Date.now() - lastData > options.idleTimeoutMs) {
         finish(new ExecFailedError(`No data from the helper pod for ${Math.round(options.idleTimeoutMs / 1000)}s`, undefined, stderrTail));
       } else if (Date.now() - started > options.deadlineMs) {
         finish(new ExecFailedError(`The command did not finish within ${Math.round(options.deadlineMs / 1000)}s`, undefined, stderrTail));

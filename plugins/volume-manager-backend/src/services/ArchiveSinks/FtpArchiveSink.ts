@@ -10,6 +10,10 @@
  * FTP offers no standard server-side checksum, so only the size is verified. Connecting and
  * finishing are retried with backoff; a failure while bytes flow fails the stream as transient
  * and the executor retries the whole stream.
+ *
+ * basic-ftp applies `remoteTransfer.timeoutSeconds` to every command and to data connections
+ * that stop moving; aborting the signal given to open() or commit() closes the connection, which
+ * fails whatever command waits.
  */
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
@@ -60,9 +64,11 @@ export class FtpArchiveSink implements ArchiveSink {
   }
 
   /** Connects, logs in and returns to the login directory. */
-  private async connect(timeoutMs = this.options.retry.timeoutMs): Promise<Client> {
+  private async connect(timeoutMs = this.options.retry.timeoutMs, signal?: AbortSignal): Promise<Client> {
     const d = this.destination;
+    if (signal?.aborted) throw new ArchiveSinkError(`${this.where}: cancelled`, { transient: false });
     const client = new Client(timeoutMs);
+    signal?.addEventListener('abort', () => client.close(), { once: true });
     const secureOptions: ConnectionOptions = {
       ca: d.tls?.ca,
       rejectUnauthorized: d.tls?.rejectUnauthorized ?? true,
@@ -79,6 +85,7 @@ export class FtpArchiveSink implements ArchiveSink {
       return client;
     } catch (error) {
       client.close();
+      if (signal?.aborted) throw new ArchiveSinkError(`${this.where}: cancelled`, { transient: false, cause: error });
       const code = (error as { code?: unknown }).code;
       if (code === 530) {
         throw new ArchiveSinkError(
@@ -94,15 +101,15 @@ export class FtpArchiveSink implements ArchiveSink {
     return withLoggedRetry(this.where, what, { ...this.options, destinationId: this.id }, fn);
   }
 
-  async open(target: ArchiveTarget): Promise<ArchiveUpload> {
+  async open(target: ArchiveTarget, openOptions?: { signal?: AbortSignal }): Promise<ArchiveUpload> {
     const d = this.destination;
     const paths = remoteArchivePaths(d.remoteDir, target);
     const uri = remoteUri(this.type, d, paths.file);
     const where = this.where;
 
     // Every connection works inside the archive's directory, by base names.
-    const connectIn = async (timeoutMs?: number) => {
-      const c = await this.connect(timeoutMs);
+    const connectIn = async (signal?: AbortSignal) => {
+      const c = await this.connect(undefined, signal);
       try {
         await c.ensureDir(paths.dir);
         return c;
@@ -120,7 +127,7 @@ export class FtpArchiveSink implements ArchiveSink {
     // Fail fast (credentials, TLS, permissions) before the backend starts a helper pod; the
     // upload connection itself is opened when the first bytes arrive, so no FTP connection
     // idles (and times out) while the helper pod starts.
-    (await this.retry('connecting', () => connectIn())).close();
+    (await this.retry('connecting', () => connectIn(openOptions?.signal))).close();
 
     // `source` is what basic-ftp reads: it may destroy it with a raw socket error, so the
     // stream the executor writes is ours alone, and we fail it with an ArchiveSinkError.
@@ -131,7 +138,7 @@ export class FtpArchiveSink implements ArchiveSink {
     let failure: Error | undefined;
     const start = () => {
       if (!uploading) {
-        uploading = this.retry('connecting', () => connectIn()).then(async c => {
+        uploading = this.retry('connecting', () => connectIn(openOptions?.signal)).then(async c => {
           client = c;
           await c.uploadFrom(source, name.partial);
         });
@@ -182,10 +189,12 @@ export class FtpArchiveSink implements ArchiveSink {
     stream.on('error', () => {}); // observed by the executor and by commit()
 
     let sidecarCreated = false;
-    const finish = async (sha256: string, bytes: number) => {
+    const finish = async (sha256: string, bytes: number, signal?: AbortSignal) => {
       let attemptClient: Client | undefined = client && !client.closed ? client : undefined;
+      const closeClient = () => attemptClient?.close();
+      signal?.addEventListener('abort', closeClient, { once: true });
       await this.retry('finishing the upload', async () => {
-        const c = attemptClient ?? (await connectIn());
+        const c = attemptClient && !signal?.aborted ? attemptClient : await connectIn(signal);
         attemptClient = undefined;
         try {
           const finalSize = await c.size(name.file).catch(() => undefined);
@@ -204,12 +213,12 @@ export class FtpArchiveSink implements ArchiveSink {
         } finally {
           c.close();
         }
-      });
+      }).finally(() => signal?.removeEventListener('abort', closeClient));
     };
 
     return {
       stream,
-      async commit({ sha256, bytes }) {
+      async commit({ sha256, bytes }, commitOptions) {
         if (stream.errored || stream.destroyed) {
           throw failure ?? stream.errored ?? new Error(`${where}: the upload was aborted`);
         }
@@ -220,7 +229,7 @@ export class FtpArchiveSink implements ArchiveSink {
             if (!stream.writableEnded) stream.end();
           });
         }
-        await finish(sha256, bytes);
+        await finish(sha256, bytes, commitOptions?.signal);
         return { uri };
       },
       abort: async () => {

@@ -35,7 +35,7 @@ import {
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
-import { connectSsh, describeSshTarget, shellQuote, type SshSession } from './sshConnection';
+import { checksumTimeoutMs, connectSsh, describeSshTarget, shellQuote, type SshSession } from './sshConnection';
 import { ArchiveSinkError, archiveRelativePath, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
 
 const STDERR_TAIL = 2000;
@@ -79,8 +79,8 @@ export class RsyncArchiveSink implements ArchiveSink {
   }
 
   /** Runs a remote command and throws when it fails. */
-  private async run(session: SshSession, command: string): Promise<string> {
-    const { code, stdout, stderr } = await session.exec(command);
+  private async run(session: SshSession, command: string, timeoutMs?: number): Promise<string> {
+    const { code, stdout, stderr } = await session.exec(command, { timeoutMs });
     if (code !== 0) {
       throw new ArchiveSinkError(
         `${describeSshTarget(this.destination)}: '${command}' failed with exit code ${code}: ${stderr.trim().slice(-500)}`,
@@ -90,7 +90,7 @@ export class RsyncArchiveSink implements ArchiveSink {
     return stdout;
   }
 
-  async open(target: ArchiveTarget): Promise<ArchiveUpload> {
+  async open(target: ArchiveTarget, openOptions?: { signal?: AbortSignal }): Promise<ArchiveUpload> {
     const d = this.destination;
     const where = describeSshTarget(d);
     const paths = remoteArchivePaths(d.remoteDir, target);
@@ -98,7 +98,7 @@ export class RsyncArchiveSink implements ArchiveSink {
 
     // Fail fast on host key, credentials and the remote directory, before the helper pod starts.
     const hostKey = await this.retry('connecting', async () => {
-      const session = await connectSsh(d, timeoutMs);
+      const session = await connectSsh(d, timeoutMs, openOptions?.signal);
       try {
         await this.run(session, `mkdir -p -- ${shellQuote(paths.dir)}`);
         return session.hostKey;
@@ -119,7 +119,7 @@ export class RsyncArchiveSink implements ArchiveSink {
     const uri = remoteUri('rsync', d, paths.file, true);
     let sidecarCreated = false;
 
-    const rsync = async (controlDir: string) => {
+    const rsync = async (controlDir: string, signal?: AbortSignal) => {
       const knownHosts = path.join(controlDir, 'known_hosts');
       const hostPattern = portOf(d) === 22 ? d.host : `[${d.host}]:${portOf(d)}`;
       await fs.writeFile(knownHosts, `${hostPattern} ${hostKey.type} ${hostKey.blob.toString('base64')}\n`, {
@@ -166,10 +166,17 @@ export class RsyncArchiveSink implements ArchiveSink {
           env,
           stdio: ['ignore', 'ignore', 'pipe'],
           detached: true, // its own session: no controlling terminal for ssh to prompt on
+          signal, // cancel ends the transfer (rsync's own --timeout bounds a stalled server)
         });
         let stderr = '';
         child.stderr!.on('data', c => (stderr = (stderr + c).slice(-STDERR_TAIL)));
-        child.on('error', error => reject(new ArchiveSinkError(`${where}: cannot run rsync: ${error.message}`, { transient: false })));
+        child.on('error', error =>
+          reject(
+            new ArchiveSinkError(signal?.aborted ? `${where}: cancelled` : `${where}: cannot run rsync: ${error.message}`, {
+              transient: false,
+            }),
+          ),
+        );
         child.on('close', code => {
           if (code === 0) resolve();
           else {
@@ -187,7 +194,8 @@ export class RsyncArchiveSink implements ArchiveSink {
 
     return {
       stream,
-      commit: async ({ sha256, bytes }) => {
+      commit: async ({ sha256, bytes }, commitOptions) => {
+        const signal = commitOptions?.signal;
         if (!stream.writableEnded) stream.end();
         await closed;
         const handle = await fs.open(staged, 'r');
@@ -203,13 +211,13 @@ export class RsyncArchiveSink implements ArchiveSink {
           const controlDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nkvm-rsync-'));
           try {
             await fs.chmod(controlDir, 0o700);
-            await rsync(controlDir);
+            await rsync(controlDir, signal);
           } finally {
             await fs.rm(controlDir, { recursive: true, force: true });
           }
         });
         await this.retry('verifying and renaming', async () => {
-          const session = await connectSsh(d, timeoutMs);
+          const session = await connectSsh(d, timeoutMs, signal);
           try {
             const done = await session.exec(`stat -c %s -- ${shellQuote(paths.file)}`);
             if (done.code === 0 && Number(done.stdout.trim()) === bytes) return;
@@ -219,7 +227,9 @@ export class RsyncArchiveSink implements ArchiveSink {
                 transient: false,
               });
             }
-            const sum = /^([0-9a-f]{64})\s/.exec(await this.run(session, `sha256sum -- ${shellQuote(paths.partial)}`))?.[1];
+            const sum = /^([0-9a-f]{64})\s/.exec(
+              await this.run(session, `sha256sum -- ${shellQuote(paths.partial)}`, checksumTimeoutMs(timeoutMs, bytes)),
+            )?.[1];
             if (sum !== sha256) {
               throw new ArchiveSinkError(`${where}: sha256 of ${paths.partial} on the server is ${sum}, expected ${sha256}`, {
                 transient: false,

@@ -24,26 +24,43 @@ import {
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
-import { connectSsh, describeSshTarget, remoteSha256, type SshSession } from './sshConnection';
+import {
+  boundedSftp,
+  checksumTimeoutMs,
+  connectSsh,
+  describeSshTarget,
+  remoteSha256,
+  type SshSession,
+} from './sshConnection';
+import { abortable } from '../abortable';
 import { ArchiveSinkError, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
 
 /** WRITE requests of this size, at most this many in flight. */
 const WRITE_CHUNK = 256 * 1024;
 const WRITES_IN_FLIGHT = 8;
 
-function sftpCall<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+/** One SFTP request, bounded by its session's timeout and signal (see boundedSftp). */
+function sftpCall<T>(
+  sftp: SFTPWrapper,
+  what: string,
+  fn: (cb: (err: Error | null | undefined, value?: T) => void) => void,
+): Promise<T> {
+  return boundedSftp(
+    sftp,
+    `SFTP ${what}`,
+    new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T)))),
+  );
 }
 
 async function sftpMkdir(sftp: SFTPWrapper, dir: string): Promise<void> {
   const isDir = () =>
-    sftpCall<{ isDirectory(): boolean }>(cb => sftp.stat(dir, cb)).then(
+    sftpCall<{ isDirectory(): boolean }>(sftp, 'stat', cb => sftp.stat(dir, cb)).then(
       st => st.isDirectory(),
       () => false,
     );
   if (await isDir()) return;
   try {
-    await sftpCall(cb => sftp.mkdir(dir, cb));
+    await sftpCall(sftp, 'mkdir', cb => sftp.mkdir(dir, cb));
   } catch (error) {
     if (!(await isDir())) throw error; // not created by a concurrent upload either
   }
@@ -59,9 +76,9 @@ export async function sftpMkdirs(sftp: SFTPWrapper, dir: string): Promise<void> 
 
 export async function sftpRename(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
   try {
-    await sftpCall(cb => sftp.ext_openssh_rename(from, to, cb));
+    await sftpCall(sftp, 'ext_openssh_rename', cb => sftp.ext_openssh_rename(from, to, cb));
   } catch {
-    await sftpCall(cb => sftp.rename(from, to, cb));
+    await sftpCall(sftp, 'rename', cb => sftp.rename(from, to, cb));
   }
 }
 
@@ -149,14 +166,14 @@ export class ScpArchiveSink implements ArchiveSink {
     return withLoggedRetry(describeSshTarget(this.destination), what, { ...this.options, destinationId: this.id }, fn);
   }
 
-  async open(target: ArchiveTarget): Promise<ArchiveUpload> {
+  async open(target: ArchiveTarget, openOptions?: { signal?: AbortSignal }): Promise<ArchiveUpload> {
     const d = this.destination;
     const where = describeSshTarget(d);
     const paths = remoteArchivePaths(d.remoteDir, target);
     const timeoutMs = this.options.retry.timeoutMs;
 
-    const connect = async () => {
-      const session = await connectSsh(d, timeoutMs);
+    const connect = async (signal?: AbortSignal) => {
+      const session = await connectSsh(d, timeoutMs, signal);
       try {
         const sftp = await session.sftp();
         await sftpMkdirs(sftp, paths.dir);
@@ -166,17 +183,17 @@ export class ScpArchiveSink implements ArchiveSink {
         throw error;
       }
     };
-    const first = await this.retry('connecting', connect);
+    const first = await this.retry('connecting', () => connect(openOptions?.signal));
     // Absolute paths make the recorded URI unambiguous (`~` differs between accounts).
     const absoluteFile = paths.file.startsWith('/')
       ? paths.file
-      : await sftpCall<string>(cb => first.sftp.realpath(paths.dir, cb)).then(
+      : await sftpCall<string>(first.sftp, 'realpath', cb => first.sftp.realpath(paths.dir, cb)).then(
           dir => `${dir.replace(/\/$/, '')}/${paths.fileName}`,
           () => paths.file,
         );
     const uri = remoteUri('sftp', d, absoluteFile, true);
 
-    const handle = await sftpCall<Buffer>(cb => first.sftp.open(paths.partial, 'w', { mode: 0o640 }, cb)).catch(
+    const handle = await sftpCall<Buffer>(first.sftp, 'open', cb => first.sftp.open(paths.partial, 'w', { mode: 0o640 }, cb)).catch(
       error => {
         first.session.close();
         throw sinkError(`${where}: opening ${paths.partial}`, error);
@@ -196,26 +213,29 @@ export class ScpArchiveSink implements ArchiveSink {
       writer.on('finish', resolve);
       writer.on('error', error => reject(broken(error)));
       stream.on('error', error => reject(error));
-    }).then(() => sftpCall(cb => first.sftp.close(handle, cb)));
+    }).then(() => sftpCall(first.sftp, 'close', cb => first.sftp.close(handle, cb)));
     uploading.catch(() => {});
 
     let sidecarCreated = false;
-    const finish = async (sha256: string, bytes: number) => {
+    const finish = async (sha256: string, bytes: number, signal?: AbortSignal) => {
       let reuse: { session: SshSession; sftp: SFTPWrapper } | undefined = first;
-      await this.retry('finishing the upload', async () => {
-        const { session, sftp } = reuse ?? (await connect());
+      // The upload's connection was opened under open()'s signal: commit's closes it too.
+      const closeFirst = () => first.session.close();
+      signal?.addEventListener('abort', closeFirst, { once: true });
+      const finishing = this.retry('finishing the upload', async () => {
+        const { session, sftp } = reuse && !signal?.aborted ? reuse : await connect(signal);
         reuse = undefined;
         try {
-          const done = await sftpCall<{ size: number }>(cb => sftp.stat(paths.file, cb)).catch(() => undefined);
+          const done = await sftpCall<{ size: number }>(sftp, 'stat', cb => sftp.stat(paths.file, cb)).catch(() => undefined);
           if (done?.size === bytes) return;
-          const info = await sftpCall<{ size: number }>(cb => sftp.stat(paths.partial, cb));
+          const info = await sftpCall<{ size: number }>(sftp, 'stat', cb => sftp.stat(paths.partial, cb));
           if (info.size !== bytes) {
             throw new ArchiveSinkError(
               `${where}: the server holds ${info.size} bytes of ${paths.partial}, expected ${bytes}`,
               { transient: true },
             );
           }
-          const remote = await remoteSha256(session, paths.partial);
+          const remote = await remoteSha256(session, paths.partial, checksumTimeoutMs(timeoutMs, bytes));
           if (remote !== undefined && remote !== sha256) {
             throw new ArchiveSinkError(
               `${where}: sha256 of ${paths.partial} on the server is ${remote}, expected ${sha256}`,
@@ -227,7 +247,7 @@ export class ScpArchiveSink implements ArchiveSink {
               destination: this.id,
             });
           }
-          await sftpCall(cb =>
+          await sftpCall(sftp, 'writeFile', cb =>
             sftp.writeFile(paths.sidecarPartial, `${sha256}  ${paths.fileName}\n`, { mode: 0o640 }, cb),
           );
           await sftpRename(sftp, paths.sidecarPartial, paths.sidecar);
@@ -236,15 +256,16 @@ export class ScpArchiveSink implements ArchiveSink {
         } finally {
           session.close();
         }
-      });
+      }).finally(() => signal?.removeEventListener('abort', closeFirst));
+      await abortable(finishing, signal, () => new ArchiveSinkError(`${where}: cancelled`, { transient: false }));
     };
 
     return {
       stream,
-      async commit({ sha256, bytes }) {
+      async commit({ sha256, bytes }, commitOptions) {
         if (!stream.writableEnded) stream.end();
         await uploading;
-        await finish(sha256, bytes);
+        await finish(sha256, bytes, commitOptions?.signal);
         return { uri };
       },
       abort: async () => {
@@ -257,7 +278,7 @@ export class ScpArchiveSink implements ArchiveSink {
         try {
           const sftp = await s.sftp();
           for (const p of [paths.partial, paths.sidecarPartial, ...(sidecarCreated ? [paths.sidecar] : [])]) {
-            await sftpCall(cb => sftp.unlink(p, cb)).catch(() => {});
+            await sftpCall(sftp, 'unlink', cb => sftp.unlink(p, cb)).catch(() => {});
           }
         } finally {
           s.close();

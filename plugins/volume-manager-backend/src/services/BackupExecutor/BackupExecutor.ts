@@ -5,6 +5,7 @@
  * deleted whatever happens.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { HELPER_POD_MANAGED_BY_LABEL } from '@nkvm/backstage-plugin-volume-manager-common';
@@ -19,6 +20,7 @@ import {
   type ArchiveTarget,
   type ArchiveUpload,
 } from '../ArchiveSinks/types';
+import { abortable } from '../abortable';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 import {
   describeHelperIdentity,
@@ -82,11 +84,12 @@ function workloadSecurity(pod: V1Pod | undefined, claim: string): WorkloadIdenti
   };
 }
 
-async function hostnameOf(client: ClusterClient, node: string): Promise<string> {
+async function hostnameOf(client: ClusterClient, node: string, signal: AbortSignal): Promise<string> {
   try {
-    const n = await getNode(client, node);
+    const n = await getNode(client, node, signal);
     return n.metadata?.labels?.['kubernetes.io/hostname'] ?? node;
   } catch {
+    if (signal.aborted) throw new Error('The backup was cancelled');
     return node; // without `get nodes`, the node name is the usual hostname label
   }
 }
@@ -125,12 +128,21 @@ function explainUnreadable(error: unknown, pod: V1Pod): unknown {
   );
 }
 
+export class BackupCancelledError extends Error {
+  readonly name = 'BackupCancelledError';
+  constructor() {
+    super('The backup was cancelled');
+  }
+}
+
 export function createBackupExecutor(options: {
   registry: ClusterRegistry;
   config: VolumeManagerConfig;
   logger: LoggerService;
+  /** Labels every helper pod (see helperJanitor). */
+  installationId: () => Promise<string>;
 }) {
-  const { registry, config, logger } = options;
+  const { registry, config, logger, installationId } = options;
 
   async function deleteHelper(client: ClusterClient, namespace: string, name: string) {
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -152,7 +164,9 @@ export function createBackupExecutor(options: {
       const client = await registry.getClient(job.cluster, job.requestedBy);
       let pvc: V1PersistentVolumeClaim;
       try {
-        pvc = await client.get<V1PersistentVolumeClaim>('persistentvolumeclaims', job.namespace, job.pvc);
+        pvc = await client.get<V1PersistentVolumeClaim>('persistentvolumeclaims', job.namespace, job.pvc, {
+          signal: hooks.signal,
+        });
       } catch (error) {
         if (error instanceof KubernetesApiError && error.clusterStatusCode === 404) {
           throw new BackupRefusedError(`PVC '${job.namespace}/${job.pvc}' does not exist on cluster '${job.cluster}'`);
@@ -164,7 +178,7 @@ export function createBackupExecutor(options: {
           `PVC '${job.namespace}/${job.pvc}' is ${pvc.status?.phase ?? 'not Bound'}; only Bound PVCs hold data to back up`,
         );
       }
-      const users = (await listPods(client, { namespace: job.namespace }))
+      const users = (await listPods(client, { namespace: job.namespace, signal: hooks.signal }))
         .filter(p => isActive(p) && mountsClaim(p, job.pvc))
         .filter(p => !p.metadata?.labels?.[HELPER_POD_MANAGED_BY_LABEL])
         .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
@@ -182,9 +196,10 @@ export function createBackupExecutor(options: {
         pvc: job.pvc,
         runId: job.runId,
         itemId: job.itemId,
+        installationId: await installationId(),
         image: config.helper.image,
         activeDeadlineSeconds: config.helper.activeDeadlineSeconds,
-        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!) : undefined,
+        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!, hooks.signal) : undefined,
         tolerations: pinned ? user?.spec?.tolerations : undefined,
         workloadSecurity: workloadSecurity(user, job.pvc),
         defaultSecurityMode: config.helper.defaultSecurityMode,
@@ -198,13 +213,24 @@ export function createBackupExecutor(options: {
         pvc: job.pvc,
         startedAt: new Date(),
       };
-      let upload: ArchiveUpload | undefined = await sink.open(target);
+      const abortLate = (late: ArchiveUpload) =>
+        late.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+      const cancelled = () => new BackupCancelledError();
+      // A sink (a module's) that ignores the signal cannot hold a cancelled item.
+      const open = () => abortable(sink.open(target, { signal: hooks.signal }), hooks.signal, cancelled, abortLate);
+      let upload: ArchiveUpload | undefined = await open();
+      /** A commit still running after a cancel: abort() waits for it. */
+      let committing: Promise<unknown> | undefined;
       let created = false;
       try {
-        await createPod(client, spec).catch(error => {
+        // Counted as created before the call: a cancel or timeout may end the request after the
+        // server made the pod, and deleting a pod that does not exist is harmless. A refusal
+        // the server answered (admission, quota, RBAC) made no pod.
+        created = true;
+        await createPod(client, spec, hooks.signal).catch(error => {
+          if (error instanceof KubernetesApiError && error.clusterStatusCode !== undefined) created = false;
           throw explainRefusedHelper(error, spec);
         });
-        created = true;
         hooks.onHelperPod(podName, pinned ? user!.spec!.nodeName! : null);
         const running = await waitForHelperPod(client, job.namespace, podName, {
           timeoutMs: config.helper.podTimeoutSeconds * 1000,
@@ -217,7 +243,7 @@ export function createBackupExecutor(options: {
         // cannot be replayed without buffering the archive.
         const retry = config.remoteTransfer;
         for (let attempt = 1; ; attempt++) {
-          const current: ArchiveUpload = upload ?? (await sink.open(target));
+          const current: ArchiveUpload = upload ?? (await open());
           upload = current;
           try {
             const hash = createHash('sha256');
@@ -234,14 +260,19 @@ export function createBackupExecutor(options: {
                 hooks.onProgress(bytes);
               },
               idleTimeoutMs: 10 * 60 * 1000,
+              stallTimeoutMs: config.remoteTransfer.stallTimeoutMs,
               deadlineMs: config.helper.activeDeadlineSeconds * 1000,
               signal: hooks.signal,
             });
             const sha256 = hash.digest('hex');
-            const { uri } = await current.commit({ sha256, bytes });
+            const commit = current.commit({ sha256, bytes }, { signal: hooks.signal });
+            committing = commit.catch(() => {});
+            const { uri } = await abortable(commit, hooks.signal, cancelled);
+            committing = undefined;
             upload = undefined;
             return { bytes, sha256, archiveUri: uri };
           } catch (error) {
+            if (!hooks.signal.aborted) committing = undefined; // a failed commit has settled
             if (!isTransientArchiveSinkError(error) || attempt >= retry.attempts || hooks.signal.aborted) {
               throw error;
             }
@@ -252,11 +283,19 @@ export function createBackupExecutor(options: {
               `Upload to '${sink.id}' failed (attempt ${attempt} of ${retry.attempts}); streaming again in ${delayMs} ms: ${(error as Error).message}`,
               { itemId: job.itemId, pvc: `${job.namespace}/${job.pvc}` },
             );
-            await new Promise(r => setTimeout(r, delayMs));
+            await sleep(delayMs, undefined, { signal: hooks.signal }).catch(() => {
+              throw new BackupCancelledError();
+            });
           }
         }
       } catch (error) {
-        await upload?.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
+        if (upload && committing) {
+          // The sink is still committing (it ignored the cancel): abort once that settled.
+          const pending = upload;
+          committing.then(() => abortLate(pending));
+        } else if (upload) {
+          await abortLate(upload);
+        }
         throw explainUnreadable(error, spec);
       } finally {
         if (created) await deleteHelper(client, job.namespace, podName);

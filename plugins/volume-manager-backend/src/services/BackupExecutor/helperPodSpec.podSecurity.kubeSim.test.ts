@@ -35,6 +35,7 @@ function helper(namespace: string, itemId: string, over: Partial<HelperPodInput>
     pvc: 'data',
     runId: 'run-1',
     itemId,
+    installationId: 'test-installation',
     image: 'alpine:3.20',
     activeDeadlineSeconds: 600,
     defaultSecurityMode: 'root',

@@ -5,6 +5,7 @@ const base: HelperPodInput = {
   pvc: 'data-payments-db-0',
   runId: '11111111-2222-4333-8444-555555555555',
   itemId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+  installationId: 'prod-eu-backstage',
   image: 'alpine:3.20',
   activeDeadlineSeconds: 600,
   defaultSecurityMode: 'root',
@@ -19,6 +20,7 @@ describe('helperPodSpec', () => {
       'app.kubernetes.io/managed-by': 'nerdy-k8s-volume-manager',
       'volume-manager.nkvm.io/run-id': base.runId,
       'volume-manager.nkvm.io/item-id': base.itemId,
+      'volume-manager.nkvm.io/installation-id': 'prod-eu-backstage',
     });
     expect(pod.spec?.restartPolicy).toBe('Never');
     expect(pod.spec?.activeDeadlineSeconds).toBe(600);

@@ -11,7 +11,7 @@
  *   reads every file but which `baseline` refuses, is only used in namespaces the platform team
  *   opted in (`helper.readAllNamespaces`).
  * - It can never outlive its item for long: activeDeadlineSeconds is a backstop, and the
- *   labels let the janitor find helpers no live item owns.
+ *   labels let the janitor find helpers no live item of this installation owns.
  */
 import type { V1Pod, V1PodSecurityContext, V1SecurityContext, V1Toleration } from '@kubernetes/client-node';
 import {
@@ -22,6 +22,8 @@ import type { HelperSecurityMode } from '../../config/readVolumeManagerConfig';
 
 export const RUN_ID_LABEL = 'volume-manager.nkvm.io/run-id';
 export const ITEM_ID_LABEL = 'volume-manager.nkvm.io/item-id';
+/** Which installation made the helper: its janitor deletes only those. */
+export const INSTALLATION_ID_LABEL = 'volume-manager.nkvm.io/installation-id';
 export const PVC_ANNOTATION = 'volume-manager.nkvm.io/pvc';
 export const HELPER_CONTAINER = 'backup';
 
@@ -30,6 +32,8 @@ export interface HelperPodInput {
   pvc: string;
   runId: string;
   itemId: string;
+  /** `volumeManager.installationId`, or the id stored in the plugin database. */
+  installationId: string;
   image: string;
   activeDeadlineSeconds: number;
   /** Pin to this node (the `kubernetes.io/hostname` label value of the mounting pod's node). */
@@ -110,6 +114,7 @@ export function helperPodSpec(input: HelperPodInput): V1Pod {
         [HELPER_POD_MANAGED_BY_LABEL]: HELPER_POD_MANAGED_BY_VALUE,
         [RUN_ID_LABEL]: input.runId,
         [ITEM_ID_LABEL]: input.itemId,
+        [INSTALLATION_ID_LABEL]: input.installationId,
       },
       annotations: { [PVC_ANNOTATION]: input.pvc },
     },

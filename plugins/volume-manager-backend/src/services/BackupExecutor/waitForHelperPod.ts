@@ -24,7 +24,12 @@ function waitingReasons(pod: V1Pod): string[] {
 }
 
 /** The pod's own account of why it is not running: phase, failing conditions, events. */
-async function explain(client: ClusterClient, pod: V1Pod, headline: string): Promise<string> {
+async function explain(
+  client: ClusterClient,
+  pod: V1Pod,
+  headline: string,
+  signal?: AbortSignal,
+): Promise<string> {
   const parts = [headline];
   const phase = pod.status?.phase ?? 'Unknown';
   parts.push(`phase ${phase}${pod.status?.reason ? ` (${pod.status.reason})` : ''}`);
@@ -35,7 +40,7 @@ async function explain(client: ClusterClient, pod: V1Pod, headline: string): Pro
   }
   parts.push(...waitingReasons(pod));
   try {
-    const events = await eventsFor(client, pod.metadata!.namespace!, pod.metadata!.name!);
+    const events = await eventsFor(client, pod.metadata!.namespace!, pod.metadata!.name!, signal);
     const interesting = events.filter(e => e.type === 'Warning').slice(-5);
     for (const e of interesting.length ? interesting : events.slice(-3)) {
       parts.push(`event ${e.reason}: ${e.message}`);
@@ -64,13 +69,13 @@ export async function waitForHelperPod(
     if (phase === 'Running') return pod;
     if (phase === 'Failed' || phase === 'Succeeded') {
       throw new HelperPodNotRunningError(
-        await explain(client, pod, `Helper pod '${name}' ended before the backup could start`),
+        await explain(client, pod, `Helper pod '${name}' ended before the backup could start`, options.signal),
       );
     }
     const hopeless = waitingReasons(pod).find(r => HOPELESS_WAITING_REASONS.has(r.split(':')[0]));
     if (hopeless) {
       throw new HelperPodNotRunningError(
-        await explain(client, pod, `Helper pod '${name}' cannot start`),
+        await explain(client, pod, `Helper pod '${name}' cannot start`, options.signal),
       );
     }
     if (Date.now() > deadline) {
@@ -79,6 +84,7 @@ export async function waitForHelperPod(
           client,
           pod,
           `Helper pod '${name}' was not Running after ${Math.round(options.timeoutMs / 1000)}s (helper.podTimeoutSeconds)`,
+          options.signal,
         ),
       );
     }

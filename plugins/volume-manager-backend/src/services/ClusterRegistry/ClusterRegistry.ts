@@ -58,6 +58,11 @@ export interface ClusterRegistry {
   getClient(name: string, userRef?: string): Promise<ClusterClient>;
   /** Names of every cluster an unscoped inventory covers for `userRef`. */
   clusterNames(userRef?: string): string[];
+  /**
+   * Every cluster this replica can reach, for housekeeping (the helper-pod janitor): the
+   * configured ones, and every user's live pasted sessions with the user to pass to getClient.
+   */
+  housekeepingTargets(): Array<{ name: string; userRef?: string }>;
   createSession(userRef: string, input: CreateSessionInput): ClusterSummary;
   /** The auth modes the UI offers, the configured default first. */
   authModes(): AuthMode[];
@@ -74,6 +79,7 @@ export function createClusterRegistry(options: {
   now?: () => number;
 }): ClusterRegistry {
   const { config, authStrategies, logger } = options;
+  const clientOptions = { requestTimeoutMs: config.kubernetes.requestTimeoutMs };
   const now = options.now ?? Date.now;
   const configured = new Map<string, ConfiguredEntry>();
   const sessions = new Map<string, SessionEntry>();
@@ -106,14 +112,19 @@ export function createClusterRegistry(options: {
     add(cluster.name, {
       summary: { name: cluster.name, title: cluster.title, source, authProvider: provider },
       createClient: async () =>
-        createClusterClient(cluster.name, await kubeConfigFromClusterDetails(cluster, strategy)),
+        createClusterClient(
+          cluster.name,
+          await kubeConfigFromClusterDetails(cluster, strategy),
+          clientOptions,
+        ),
     });
   }
   for (const cluster of config.clusters) {
     if ('inCluster' in cluster) {
       add(cluster.name, {
         summary: { name: cluster.name, source: 'in-cluster', authProvider: 'serviceAccount' },
-        createClient: async () => createClusterClient(cluster.name, inClusterKubeConfig()),
+        createClient: async () =>
+          createClusterClient(cluster.name, inClusterKubeConfig(), clientOptions),
       });
     } else {
       add(cluster.name, {
@@ -122,6 +133,7 @@ export function createClusterRegistry(options: {
           createClusterClient(
             cluster.name,
             kubeConfigFromFile(cluster.kubeconfigPath, cluster.context),
+            clientOptions,
           ),
       });
     }
@@ -159,6 +171,14 @@ export function createClusterRegistry(options: {
       return this.listClusters(userRef).map(c => c.name);
     },
 
+    housekeepingTargets() {
+      const targets: Array<{ name: string; userRef?: string }> = [...configured.keys()].map(name => ({ name }));
+      for (const [name, session] of sessions) {
+        if (liveSession(name, session.owner)) targets.push({ name, userRef: session.owner });
+      }
+      return targets;
+    },
+
     async getClient(name, userRef) {
       const session = liveSession(name, userRef);
       if (session) return session.client;
@@ -194,7 +214,11 @@ export function createClusterRegistry(options: {
       }
       let client: ClusterClient;
       try {
-        client = createClusterClient(input.name, kubeConfigFromString(input.kubeconfig, context));
+        client = createClusterClient(
+          input.name,
+          kubeConfigFromString(input.kubeconfig, context),
+          clientOptions,
+        );
       } catch (error) {
         throw new InputError(`The pasted kubeconfig cannot be used: ${(error as Error).message}`);
       }

@@ -1,0 +1,108 @@
+/*
+ * The SCP (SFTP) sink against a server that stops answering: a checksum command that never
+ * returns fails the commit within the command timeout, and cancelling works while the sink
+ * connects (`open`) and while it finishes (`commit`).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { mockServices } from '@backstage/backend-test-utils';
+import { startStallingSshServer, type StallingSshServer } from '../../__testUtils__/stallingSshServer';
+import { normalizeRemoteDestination } from './remoteDestination';
+import { ScpArchiveSink } from './ScpArchiveSink';
+
+jest.setTimeout(30_000);
+
+const target = { cluster: 'c1', namespace: 'ns', pvc: 'data', startedAt: new Date('2026-12-04T10:00:00Z') };
+
+describe('ScpArchiveSink against a server that stops answering', () => {
+  let server: StallingSshServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  async function sinkFor(stall: (request: string) => boolean, timeoutMs: number) {
+    server = await startStallingSshServer({ stall });
+    const destination = normalizeRemoteDestination(
+      {
+        type: 'scp',
+        host: '127.0.0.1',
+        port: server.port,
+        username: server.username,
+        password: server.password,
+        remoteDir: 'backups',
+        hostKeySha256: server.hostKeySha256,
+      },
+      { id: 'stalling', what: 'test destination' },
+    );
+    return new ScpArchiveSink(destination, {
+      retry: { attempts: 1, initialDelayMs: 10, maxDelayMs: 10, timeoutMs },
+      logger: mockServices.logger.mock(),
+    });
+  }
+
+  async function write(upload: { stream: NodeJS.WritableStream }, data: Buffer) {
+    await new Promise<void>((resolve, reject) => upload.stream.write(data, e => (e ? reject(e) : resolve())));
+  }
+
+  it('uploads and commits when the server answers (the fixture works)', async () => {
+    const sink = await sinkFor(() => false, 5000);
+    const data = randomBytes(300_000);
+    const upload = await sink.open(target);
+    await write(upload, data);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const { uri } = await upload.commit({ sha256, bytes: data.length });
+    expect(uri).toMatch(/^sftp:\/\/backup@127.0.0.1:\d+\/backups\/c1\/ns\/data\/data-20261204T100000Z.tar.gz$/);
+    const stored = fs.readFileSync(path.join(server!.root, 'backups/c1/ns/data/data-20261204T100000Z.tar.gz'));
+    expect(stored.equals(data)).toBe(true);
+    expect(fs.readFileSync(path.join(server!.root, 'backups/c1/ns/data/data-20261204T100000Z.tar.gz.sha256'), 'utf8')).toBe(
+      `${sha256}  data-20261204T100000Z.tar.gz\n`,
+    );
+  });
+
+  it('fails the commit within the command timeout when sha256sum never returns', async () => {
+    const sink = await sinkFor(request => request.startsWith('exec sha256sum'), 1000);
+    const data = randomBytes(100_000);
+    const upload = await sink.open(target);
+    await write(upload, data);
+    const started = Date.now();
+    const error = await upload
+      .commit({ sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length })
+      .catch(e => e);
+    expect(server!.stalled).toEqual([expect.stringMatching(/^exec sha256sum -- /)]);
+    expect(error.message).toMatch(/'sha256sum' did not answer within 1s \(remoteTransfer.timeoutSeconds\)/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // nothing under the final name
+    expect(fs.existsSync(path.join(server!.root, 'backups/c1/ns/data/data-20261204T100000Z.tar.gz'))).toBe(false);
+  });
+
+  it('stops connecting at once when cancelled during open (the server stalls on mkdir)', async () => {
+    const sink = await sinkFor(request => request.startsWith('MKDIR'), 60_000);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const error = await sink.open(target, { signal: controller.signal }).catch(e => e);
+    expect(server!.stalled.some(r => r.startsWith('MKDIR'))).toBe(true);
+    expect(error.message).toMatch(/cancelled/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('stops finishing at once when cancelled during commit (the server stalls on sha256sum)', async () => {
+    const sink = await sinkFor(request => request.startsWith('exec sha256sum'), 60_000);
+    const data = randomBytes(100_000);
+    const upload = await sink.open(target);
+    await write(upload, data);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const error = await upload
+      .commit({ sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length }, { signal: controller.signal })
+      .catch(e => e);
+    expect(server!.stalled).toEqual([expect.stringMatching(/^exec sha256sum -- /)]);
+    expect(error.message).toMatch(/cancelled/);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await upload.abort();
+    expect(fs.readdirSync(path.join(server!.root, 'backups/c1/ns/data'))).toEqual([]);
+  });
+});

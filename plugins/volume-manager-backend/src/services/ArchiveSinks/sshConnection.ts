@@ -6,7 +6,7 @@
  */
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { ArchiveSinkError } from './types';
-import { fingerprintOf, messageOf, portOf, type RemoteDestination } from './remoteDestination';
+import { connectHostOf, fingerprintOf, messageOf, portOf, type RemoteDestination } from './remoteDestination';
 
 export interface SshSession {
   client: Client;
@@ -91,7 +91,7 @@ export function connectSsh(d: RemoteDestination, timeoutMs: number): Promise<Ssh
     });
     client.on('close', () => fail(new Error(`${where}: the connection closed during the handshake`)));
     client.connect({
-      host: d.host,
+      host: connectHostOf(d),
       port: portOf(d),
       username: d.username,
       password: d.privateKey ? undefined : d.password,

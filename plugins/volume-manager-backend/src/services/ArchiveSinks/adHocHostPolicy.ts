@@ -63,13 +63,13 @@ export const REFUSED_RANGES: ReadonlyArray<readonly [string, number, string]> = 
   ['ff00::', 8, 'multicast'],
 ];
 
-const refused = (() => {
+/** Each refused range as its own list, so a refusal can say which range it hit. */
+const refused = REFUSED_RANGES.map(([address, prefix, what]) => {
+  const family = net.isIPv6(address) ? ('ipv6' as const) : ('ipv4' as const);
   const list = new net.BlockList();
-  for (const [address, prefix] of REFUSED_RANGES) {
-    list.addSubnet(address, prefix, net.isIPv6(address) ? 'ipv6' : 'ipv4');
-  }
-  return list;
-})();
+  list.addSubnet(address, prefix, family);
+  return { family, list, what };
+});
 
 /** The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), if any. */
 function embeddedIPv4(address: string): string | undefined {
@@ -107,15 +107,7 @@ function expandIPv6(address: string): number[] | undefined {
 export function refusedRangeOf(address: string): string | undefined {
   const v4 = net.isIPv4(address) ? address : embeddedIPv4(address);
   const [family, checked] = v4 ? (['ipv4', v4] as const) : (['ipv6', address.replace(/%.*$/, '')] as const);
-  if (!refused.check(checked, family)) return undefined;
-  const hit = REFUSED_RANGES.find(([base, prefix]) => {
-    const one = new net.BlockList();
-    const baseFamily = net.isIPv6(base) ? 'ipv6' : 'ipv4';
-    if (baseFamily !== family) return false;
-    one.addSubnet(base, prefix, baseFamily);
-    return one.check(checked, family);
-  });
-  return hit?.[2] ?? 'reserved';
+  return refused.find(r => r.family === family && r.list.check(checked, family))?.what;
 }
 
 /** Names that only mean something inside the cluster or on this host. */

@@ -94,8 +94,11 @@ export interface Config {
     leaseSeconds?: number;
     /**
      * Whether a request may carry a one-off remote destination (with its credentials). It is
-     * used for that run only, held in the memory of the replica that received the request, and
-     * never stored, logged or returned. Defaults to false.
+     * used for that run only, held in the memory of the replica that received the request; its
+     * credentials are never stored, logged or returned, and its host, port, user and path are
+     * not stored or returned (failure details are logged). The user also needs the permission
+     * `volume-manager.destination.adhoc`, and the host must pass
+     * `adHocDestinations.allowedHosts`. Defaults to false.
      */
     allowAdHocDestinations?: boolean;
     /**
@@ -104,6 +107,23 @@ export interface Config {
      * is. Defaults to none: one-off destinations must use relative directories.
      */
     adHocRemoteRoots?: string[];
+    /** Where one-off destinations may connect. */
+    adHocDestinations?: {
+      /**
+       * The only hosts one-off destinations may reach: host names (`backup.example.com`),
+       * wildcards (`*.example.com`, any name below it but not itself), and addresses or networks
+       * in CIDR notation, IPv4 or IPv6 (`203.0.113.7`, `10.20.0.0/16`, `fd00:1::/64`). A listed
+       * name may resolve to any address, private ones too; an address is allowed when it (or
+       * every address a name resolves to) is inside a listed network. Unset (the default): any
+       * host that resolves to public addresses only; refused are loopback, link-local (cloud
+       * metadata), private (RFC 1918, ULA fc00::/7, CGNAT 100.64.0.0/10), unspecified,
+       * multicast and other reserved addresses, and cluster-internal names (`*.svc`,
+       * `*.cluster.local`, `localhost`, names without a dot). The check runs on every address
+       * the name resolves to, at request time, and the backend then connects to that checked
+       * address.
+       */
+      allowedHosts?: string[];
+    };
     /** Retries and timeouts of uploads to remote destinations. */
     remoteTransfer?: {
       /** Tries in all for a transient failure (connect, stream, finish). Defaults to 3. */

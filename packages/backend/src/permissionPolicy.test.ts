@@ -1,6 +1,7 @@
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { PolicyQueryUser } from '@backstage/plugin-permission-node';
 import {
+  adHocDestinationPermission,
   archiveDownloadPermission,
   backupCreatePermission,
   backupReadPermission,
@@ -33,6 +34,18 @@ describe('VolumeManagerDemoPolicy', () => {
     ).resolves.toEqual({ result: AuthorizeResult.DENY });
     await expect(
       policy.handle({ permission: clusterSessionCreatePermission }, carol),
+    ).resolves.toEqual({ result: AuthorizeResult.ALLOW });
+  });
+
+  it('lets only admins back up to one-off destinations', async () => {
+    await expect(
+      policy.handle({ permission: adHocDestinationPermission }, alice),
+    ).resolves.toEqual({ result: AuthorizeResult.DENY });
+    await expect(
+      policy.handle({ permission: adHocDestinationPermission }, user()),
+    ).resolves.toEqual({ result: AuthorizeResult.DENY });
+    await expect(
+      policy.handle({ permission: adHocDestinationPermission }, carol),
     ).resolves.toEqual({ result: AuthorizeResult.ALLOW });
   });
 

@@ -14,6 +14,7 @@ import {
   createCatalogConditionalDecision,
 } from '@backstage/plugin-catalog-backend/alpha';
 import {
+  adHocDestinationPermission,
   backupCreatePermission,
   archiveDownloadPermission,
   clusterSessionCreatePermission,
@@ -21,13 +22,13 @@ import {
   backupReadPermission,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 
-/** Members of this group may do everything, including pasting kubeconfigs. */
+/** Members of this group may do everything, including pasting kubeconfigs and one-off destinations. */
 export const ADMIN_GROUP_REF = 'group:default/admins';
 
 /**
  * The demo portal's policy:
  * - admins may do everything;
- * - only admins may paste a kubeconfig;
+ * - only admins may paste a kubeconfig or back up to a one-off (typed-in) destination;
  * - everyone signed in may see volumes and backup history;
  * - only an entity's owners may back up its volumes and download their archives;
  * - everything that is not ours is allowed, as in a fresh Backstage app.
@@ -45,7 +46,10 @@ export class VolumeManagerDemoPolicy implements PermissionPolicy {
     if (claims.includes(ADMIN_GROUP_REF)) {
       return { result: AuthorizeResult.ALLOW };
     }
-    if (isPermission(permission, clusterSessionCreatePermission)) {
+    if (
+      isPermission(permission, clusterSessionCreatePermission) ||
+      isPermission(permission, adHocDestinationPermission)
+    ) {
       return { result: AuthorizeResult.DENY };
     }
     if (

@@ -82,6 +82,7 @@ describe('volumeManagerPlugin', () => {
       'volume-manager.backup.read',
       'volume-manager.archive.download',
       'volume-manager.cluster.session.create',
+      'volume-manager.destination.adhoc',
     ]);
   });
 });

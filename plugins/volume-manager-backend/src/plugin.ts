@@ -123,6 +123,7 @@ export const volumeManagerPlugin = createBackendPlugin({
           }),
           sinkFor: item => sinks.sinkFor(item),
           adHocItemIds: () => sinks.adHocItemIds(),
+          publicFailure: (item, error) => sinks.publicFailure(item.id, error),
           onItemDone: item => sinks.release(item.id),
           cleanupHelper: item => janitor.cleanupItem(item),
           logger: deps.logger,
@@ -137,6 +138,8 @@ export const volumeManagerPlugin = createBackendPlugin({
           localSink,
           sinks,
           auditor: deps.auditor,
+          permissions: deps.permissions,
+          logger: deps.logger,
           knownClusters: userRef => clusters.clusterNames(userRef),
         });
 

@@ -71,6 +71,19 @@ export const clusterSessionCreatePermission = createPermission({
 });
 
 /**
+ * Back up to a one-off (ad-hoc) destination typed into the request: a host, port and
+ * credentials the backend then connects to. Not scoped to an entity: grant it to
+ * administrators only. Without it the backend answers 403 to any request that carries a
+ * one-off destination, and the UI hides the form.
+ *
+ * @public
+ */
+export const adHocDestinationPermission = createPermission({
+  name: 'volume-manager.destination.adhoc',
+  attributes: { action: 'create' },
+});
+
+/**
  * Every permission of the volume-manager plugins.
  *
  * @public
@@ -81,4 +94,5 @@ export const volumeManagerPermissions = [
   backupReadPermission,
   archiveDownloadPermission,
   clusterSessionCreatePermission,
+  adHocDestinationPermission,
 ];

@@ -33,11 +33,24 @@ export function downClusterKubeconfig(): string {
   return kubeconfigFileFor('down', 'https://127.0.0.1:1');
 }
 
+type Decision = AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+
+function permissionsFactory(permission: Decision | ((name: string) => Decision)) {
+  if (typeof permission !== 'function') return mockServices.permissions.factory({ result: permission });
+  const decide = async (requests: Array<{ permission: { name: string } }>) =>
+    requests.map(r => ({ result: permission(r.permission.name) }));
+  return mockServices.permissions.mock({
+    authorize: decide as never,
+    authorizeConditional: decide as never,
+  }).factory;
+}
+
 /** Starts the plugin in a test backend with the demo catalog and the given config. */
 export async function startPluginBackend(options: {
   knex: Knex;
   config: object;
-  permission?: AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+  /** One decision for every permission, or one per permission name. */
+  permission?: Decision | ((name: string) => Decision);
   /** Replaces `permission` with a policy of its own. */
   permissions?: ServiceFactory;
   /** Replaces the demo catalog. */
@@ -49,8 +62,7 @@ export async function startPluginBackend(options: {
       volumeManagerPlugin,
       mockServices.database.factory({ knex: options.knex }),
       mockServices.rootConfig.factory({ data: options.config }),
-      options.permissions ??
-        mockServices.permissions.factory({ result: options.permission ?? AuthorizeResult.ALLOW }),
+      options.permissions ?? permissionsFactory(options.permission ?? AuthorizeResult.ALLOW),
       catalogServiceMock.factory({ entities: options.entities ?? demoCatalogEntities() }),
       ...(options.extraFeatures ?? []),
     ],

@@ -13,7 +13,25 @@ describe('readVolumeManagerConfig', () => {
     expect(c.defaultAuthMode).toBeUndefined();
     expect(c.concurrency).toBe(DEFAULTS.concurrency);
     expect(c.allowAdHocDestinations).toBe(false);
+    expect(c.adHocAllowedHosts).toBeUndefined(); // public addresses only
     expect(c.destinations).toEqual([]);
+  });
+
+  it('reads adHocDestinations.allowedHosts and refuses an entry it cannot read at start-up', () => {
+    const read = (allowedHosts: string[]) =>
+      readVolumeManagerConfig(new ConfigReader({ volumeManager: { adHocDestinations: { allowedHosts } } }), {});
+    const list = read(['NAS.Example.com.', '*.backup.example.com', '10.20.0.0/16', 'fd00:1::/64', '127.0.0.1']).adHocAllowedHosts!;
+    expect([...list.names]).toEqual(['nas.example.com']);
+    expect(list.suffixes).toEqual(['.backup.example.com']);
+    expect(list.networks.check('10.20.255.1', 'ipv4')).toBe(true);
+    expect(list.networks.check('10.21.0.1', 'ipv4')).toBe(false);
+    expect(list.networks.check('fd00:1::5', 'ipv6')).toBe(true);
+    expect(list.networks.check('127.0.0.1', 'ipv4')).toBe(true);
+    expect(list.networks.check('127.0.0.2', 'ipv4')).toBe(false);
+    expect(read([]).adHocAllowedHosts?.entries).toEqual([]); // set but empty: nothing allowed
+    expect(() => read(['10.0.0.0/40'])).toThrow(
+      "volumeManager.adHocDestinations.allowedHosts: '10.0.0.0/40' is not an address or a network",
+    );
   });
 
   it('takes NKVM_* environment variables when config is silent', () => {

@@ -8,6 +8,7 @@ import {
   ANNOTATION_KUBERNETES_OIDC_TOKEN_PROVIDER,
 } from '@backstage/plugin-kubernetes-common';
 import type { AuthMetadata, ClusterDetails } from '@backstage/plugin-kubernetes-node';
+import { parseHostAllowList, type HostAllowList } from '../services/ArchiveSinks/adHocHostPolicy';
 import {
   normalizeRemoteDestination,
   type RemoteDestination,
@@ -88,6 +89,11 @@ export interface VolumeManagerConfig {
    * directories (below the login directory) are always allowed.
    */
   adHocRemoteRoots: string[];
+  /**
+   * The only hosts and networks one-off destinations may reach; unset: public addresses only
+   * (see adHocHostPolicy.ts).
+   */
+  adHocAllowedHosts?: HostAllowList;
   /**
    * Retries, backoff and timeouts of remote transfers; `stallTimeoutMs` fails an upload whose
    * destination accepted no bytes for that long while the helper's output waited for it.
@@ -391,6 +397,10 @@ export function readVolumeManagerConfig(
     allowAdHocDestinations:
       config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
     adHocRemoteRoots: readAdHocRemoteRoots(config),
+    adHocAllowedHosts: parseHostAllowList(
+      config.getOptionalStringArray('volumeManager.adHocDestinations.allowedHosts'),
+      'volumeManager.adHocDestinations.allowedHosts',
+    ),
     remoteTransfer: readRemoteTransfer(config),
     kubernetes: {
       requestTimeoutMs:

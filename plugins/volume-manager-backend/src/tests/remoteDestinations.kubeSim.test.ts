@@ -6,13 +6,14 @@
  * database or any API response), path traversal, and a server dying mid-upload.
  */
 import { execFile } from 'node:child_process';
+import dns from 'node:dns';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
-import { mockCredentials } from '@backstage/backend-test-utils';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import { startKubeSim, type Fixture, type KubeSim } from '@nkvm/kube-sim';
 import { compareTrees } from '@nkvm/kube-sim/src/files';
@@ -24,8 +25,12 @@ import request from 'supertest';
 import { readVolumeManagerConfig } from '../config/readVolumeManagerConfig';
 import { capturingRootLogger, type CapturedLogs } from '../__testUtils__/captureLogger';
 import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
-import { startRemoteServers, type RemoteServers } from '../__testUtils__/remoteServers';
+import { freePort, startRemoteServers, type RemoteServers } from '../__testUtils__/remoteServers';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
+import { adHocFailureMessage } from '../services/ArchiveSinks/AdHocArchiveSink';
+import { FtpArchiveSink } from '../services/ArchiveSinks/FtpArchiveSink';
+import { normalizeRemoteDestination, type RemoteDestinationInput } from '../services/ArchiveSinks/remoteDestination';
+import { ScpArchiveSink } from '../services/ArchiveSinks/ScpArchiveSink';
 
 jest.setTimeout(240_000);
 const run = promisify(execFile);
@@ -184,6 +189,9 @@ describe('remote destinations against real servers', () => {
         volumeManager: {
           backupDir,
           allowAdHocDestinations: true,
+          // The test servers listen on loopback, which one-off destinations may not reach by
+          // default (adHocDestinations.kubeSim.test.ts performs that attack): allow it here.
+          adHocDestinations: { allowedHosts: ['127.0.0.1'] },
           remoteTransfer: { attempts: 3, initialDelayMs: 300, timeoutSeconds: 10 },
           helper: { podTimeoutSeconds: 20 },
           clusters: [{ name: 'sim', kubeconfigPath: sim.kubeconfigPath, context: 'kube-sim-admin' }],
@@ -300,15 +308,17 @@ describe('remote destinations against real servers', () => {
     expect(filesUnder(backupDir).length).toBe(before);
   });
 
-  it('backs up to one-off (ad-hoc) SCP and FTPS destinations without storing them', async () => {
+  it('backs up to one-off (ad-hoc) SCP and FTPS destinations, recording neither host, port, user nor path', async () => {
     const scp = await backup({
       type: 'scp', ...base(), port: servers.sshPort, password: servers.password,
       hostKeySha256: servers.hostKeySha256, remoteDir: 'adhoc/scp',
     });
     expect({ status: scp.items[0].status, error: scp.items[0].error }).toEqual({ status: 'succeeded', error: null });
     expect(scp.destination).toBe('adhoc:scp');
-    const file = localPathOf(scp.items[0].archiveUri!);
-    expect(file.startsWith(path.join(servers.home, 'adhoc/scp/sim/remote/data/'))).toBe(true);
+    // The URI names the type and the file, nothing about where it went.
+    const scpName = /^adhoc:\/\/scp\/(data-\d{8}T\d{6}Z\.tar\.gz)$/.exec(scp.items[0].archiveUri!)?.[1];
+    expect(scpName).toBeDefined();
+    const file = path.join(servers.home, 'adhoc/scp/sim/remote/data', scpName!);
     expect(sha256(await sftpDownload(servers, path.relative(servers.home, file)))).toBe(scp.items[0].sha256);
 
     const ftps = await backup({
@@ -316,11 +326,25 @@ describe('remote destinations against real servers', () => {
       remoteDir: 'adhoc/ftps', tls: { ca: servers.ftpsCa },
     });
     expect({ status: ftps.items[0].status, error: ftps.items[0].error }).toEqual({ status: 'succeeded', error: null });
-    const ftpsFile = localPathOf(ftps.items[0].archiveUri!);
+    const ftpsName = /^adhoc:\/\/ftps\/(data-\d{8}T\d{6}Z\.tar\.gz)$/.exec(ftps.items[0].archiveUri!)?.[1];
+    expect(ftpsName).toBeDefined();
+    const ftpsFile = path.join(servers.home, 'adhoc/ftps/sim/remote/data', ftpsName!);
     expect(sha256(await ftpDownload(servers, path.relative(servers.home, ftpsFile), true))).toBe(ftps.items[0].sha256);
 
-    const rows = await knex('backup_run').where({ id: scp.id }).select();
-    expect(rows.map(r => r.destination)).toEqual(['adhoc:scp']);
+    const rows = await knex('backup_run').whereIn('id', [scp.id, ftps.id]).select();
+    expect(rows.map(r => r.destination).sort()).toEqual(['adhoc:ftps', 'adhoc:scp']);
+    // Read back what the store and the API hold: no host, port, user or remote directory.
+    const items = await knex('backup_item').whereIn('run_id', [scp.id, ftps.id]).select();
+    expect(items.map(i => i.archive_uri).sort()).toEqual([`adhoc://ftps/${ftpsName}`, `adhoc://scp/${scpName}`]);
+    const history = await api('get', '/backups?limit=500');
+    const runs = [await api('get', `/backups/${scp.id}`), await api('get', `/backups/${ftps.id}`)];
+    for (const text of [JSON.stringify(rows), JSON.stringify(items), ...runs.map(r => r.text)]) {
+      for (const where of ['127.0.0.1', `:${servers.sshPort}`, `:${servers.ftpsPort}`, servers.user, 'adhoc/scp', 'adhoc/ftps']) {
+        expect(text).not.toContain(where);
+      }
+    }
+    const listed = history.body.items.filter((i: { runId: string }) => [scp.id, ftps.id].includes(i.runId));
+    expect(listed.map((i: { archiveUri: string }) => i.archiveUri).sort()).toEqual([`adhoc://ftps/${ftpsName}`, `adhoc://scp/${scpName}`]);
   });
 
   it('refuses a server whose host key does not match the pinned fingerprint, and an unpinned one', async () => {
@@ -329,11 +353,19 @@ describe('remote destinations against real servers', () => {
     expect(wrong.items[0].error).toContain(`the server's host key ${servers.hostKeySha256} does not match the pinned hostKeySha256`);
     expect(existsSync(path.join(servers.home, 'backups/wrong-key'))).toBe(false);
 
+    // A one-off destination says only that it failed; the backend log has the fingerprint.
     const unpinned = await backup({
       type: 'rsync', ...base(), port: servers.sshPort, password: servers.password, remoteDir: 'adhoc/unpinned',
     });
     expect(unpinned.items[0].status).toBe('failed');
-    expect(unpinned.items[0].error).toContain(`no hostKeySha256 is pinned for this destination; refusing the server's unverified host key ${servers.hostKeySha256}`);
+    expect(unpinned.items[0].error).toBe(adHocFailureMessage('rsync'));
+    expect(
+      logs.lines.some(
+        l =>
+          l.startsWith('warn One-off RSYNC destination failed') &&
+          l.includes(`no hostKeySha256 is pinned for this destination; refusing the server's unverified host key ${servers.hostKeySha256}`),
+      ),
+    ).toBe(true);
     expect(existsSync(path.join(servers.home, 'adhoc/unpinned'))).toBe(false);
   });
 
@@ -347,9 +379,36 @@ describe('remote destinations against real servers', () => {
       hostKeySha256: servers.hostKeySha256, remoteDir: 'adhoc/wrong-pw',
     });
     expect(scp.items[0].status).toBe('failed');
-    expect(scp.items[0].error).toBe(
-      `SCP ${servers.user}@127.0.0.1:${servers.sshPort}: authentication failed (password); check the username and credentials`,
-    );
+    expect(scp.items[0].error).toBe(adHocFailureMessage('scp'));
+    expect(
+      logs.lines.some(
+        l =>
+          l.startsWith('warn One-off SCP destination failed') &&
+          l.includes(`SCP ${servers.user}@127.0.0.1:${servers.sshPort}: authentication failed (password)`),
+      ),
+    ).toBe(true);
+
+    // A closed port and a wrong host key read exactly like the wrong password: no oracle.
+    const closedPort = await freePort();
+    const closed = await backup({
+      type: 'scp', ...base(), port: closedPort, password: WRONG_SSH_PASSWORD,
+      hostKeySha256: servers.hostKeySha256, remoteDir: 'adhoc/closed',
+    });
+    const wrongKey = await backup({
+      type: 'scp', ...base(), port: servers.sshPort, password: WRONG_SSH_PASSWORD,
+      hostKeySha256: `SHA256:${'B'.repeat(43)}`, remoteDir: 'adhoc/wrong-key',
+    });
+    expect([closed.items[0].status, wrongKey.items[0].status]).toEqual(['failed', 'failed']);
+    expect(closed.items[0].error).toBe(scp.items[0].error);
+    expect(wrongKey.items[0].error).toBe(scp.items[0].error);
+    expect(logs.text()).toMatch(new RegExp(`warn One-off SCP destination failed: .*127\\.0\\.0\\.1:${closedPort}.*ECONNREFUSED`));
+    for (const failed of [scp, closed, wrongKey]) {
+      expect(failed.items[0].archiveUri).toBeNull();
+      const stored = JSON.stringify(await knex('backup_item').where({ run_id: failed.id }).select());
+      for (const where of [String(closedPort), String(servers.sshPort), servers.user, '127.0.0.1', 'adhoc/']) {
+        expect(stored).not.toContain(where);
+      }
+    }
 
     // Everything the backend could have leaked into: every table, every log line, every response.
     const dump: string[] = [];
@@ -414,6 +473,65 @@ describe('remote destinations against real servers', () => {
       );
     expect(() => read('../../etc')).toThrow(/must not contain '\.\.'/);
     expect(read('/srv/backups/').destinations[0].remoteDir).toBe('/srv/backups');
+  });
+
+  it('one-off sinks connect to the checked address, while FTPS checks the certificate against the typed name', async () => {
+    // No name may be resolved here: a sink that looked its host up instead of using the checked
+    // address would fail on this stub (and never query a resolver off this machine).
+    const lookups: string[] = [];
+    jest.spyOn(dns, 'lookup').mockImplementation(((hostname: string, options: unknown, callback?: unknown) => {
+      lookups.push(hostname);
+      const cb = (typeof options === 'function' ? options : callback) as (e: Error) => void;
+      process.nextTick(() => cb(Object.assign(new Error(`the test forbids resolving ${hostname}`), { code: 'ENOTFOUND' })));
+    }) as never);
+    try {
+      const retry = { attempts: 1, initialDelayMs: 10, maxDelayMs: 10, timeoutMs: 10_000 };
+      const logger = mockServices.logger.mock();
+      const target = { cluster: 'sim', namespace: 'remote', pvc: 'checked', startedAt: new Date() };
+      const spec = (input: RemoteDestinationInput, address: string) => ({
+        ...normalizeRemoteDestination(input, { id: `adhoc:${input.type}`, what: 'destination' }),
+        address,
+      });
+      const scp = new ScpArchiveSink(
+        spec(
+          {
+            type: 'scp', host: 'sftp.nkvm.invalid', port: servers.sshPort, username: servers.user,
+            privateKey: servers.clientPrivateKey, hostKeySha256: servers.hostKeySha256, remoteDir: 'checked/scp',
+          },
+          '127.0.0.1',
+        ),
+        { retry, logger },
+      );
+      const payload = Buffer.from('sent to the checked address\n');
+      const upload = async (sink: ScpArchiveSink | FtpArchiveSink, dir: string) => {
+        const open = await sink.open(target);
+        open.stream.write(payload);
+        await open.commit({ sha256: sha256(payload), bytes: payload.length });
+        const [file] = filesUnder(path.join(servers.home, dir)).filter(f => f.endsWith('.tar.gz'));
+        expect(readFileSync(file).equals(payload)).toBe(true);
+      };
+      await upload(scp, 'checked/scp');
+
+      const ftps = (host: string) =>
+        new FtpArchiveSink(
+          spec(
+            {
+              type: 'ftps', host, port: servers.ftpsPort, username: servers.user, password: servers.password,
+              remoteDir: 'checked/ftps', tls: { ca: servers.ftpsCa },
+            },
+            '127.0.0.1',
+          ),
+          { retry, logger },
+        );
+      // The certificate names localhost (and 127.0.0.1): the typed name is what it is checked against.
+      await upload(ftps('localhost'), 'checked/ftps');
+      await expect(ftps('ftp.nkvm.invalid').open(target)).rejects.toThrow(
+        /Hostname\/IP does not match certificate's altnames: Host: ftp\.nkvm\.invalid/,
+      );
+      expect(lookups).toEqual([]);
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 
   async function killMidUpload(destination: string, dir: string, kill: () => void): Promise<BackupRun> {

@@ -4,13 +4,16 @@
  *
  * Ad-hoc destinations carry secrets, so they live in this replica's memory only, keyed by item
  * id, from the request until the item ends. The database stores `adhoc:<type>` and nothing
- * more; logs, audit events and API responses never see the spec. Only this replica can run
+ * more; logs, audit events and API responses never see its secrets. Its sink is wrapped in an
+ * AdHocArchiveSink, so the item records `adhoc://<type>/<file>` and a generic error, never the
+ * host, port, user or path (the backend log gets the failure details). Only this replica can run
  * such an item (the worker claims `adhoc:*` items only when it holds their spec). If the
  * replica stops, its running ad-hoc items end `interrupted` when their lease expires, and no
  * other replica can continue them.
  */
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { DestinationSummary, DestinationType } from '@nkvm/backstage-plugin-volume-manager-common';
+import { AdHocArchiveSink } from './AdHocArchiveSink';
 import { FtpArchiveSink } from './FtpArchiveSink';
 import type { LocalArchiveSink } from './LocalArchiveSink';
 import type { RemoteDestination, RetryPolicy } from './remoteDestination';
@@ -42,7 +45,7 @@ export function createRemoteSink(destination: RemoteDestination, options: Remote
 
 export class ArchiveSinkRegistry {
   private readonly sinks = new Map<string, ArchiveSink>();
-  private readonly adHoc = new Map<string, ArchiveSink>();
+  private readonly adHoc = new Map<string, AdHocArchiveSink>();
 
   constructor(
     private readonly options: RemoteSinkOptions & {
@@ -84,8 +87,16 @@ export class ArchiveSinkRegistry {
 
   /** Holds a one-off destination for these items until {@link release}. */
   registerAdHoc(itemIds: string[], destination: RemoteDestination) {
-    const sink = createRemoteSink(destination, this.options);
+    const sink = new AdHocArchiveSink(createRemoteSink(destination, this.options), this.options.logger);
     for (const id of itemIds) this.adHoc.set(id, sink);
+  }
+
+  /**
+   * What an item's record says about its failure when a one-off destination caused it (a
+   * generic text; the details are logged), or undefined to record the error as it is.
+   */
+  publicFailure(itemId: string, error: unknown): string | undefined {
+    return this.adHoc.get(itemId)?.publicFailure(itemId, error);
   }
 
   release(itemId: string) {

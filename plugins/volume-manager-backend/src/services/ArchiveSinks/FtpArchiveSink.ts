@@ -16,10 +16,12 @@
  * fails whatever command waits.
  */
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client } from 'basic-ftp';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
+  connectHostOf,
   isTransientError,
   messageOf,
   portOf,
@@ -72,10 +74,12 @@ export class FtpArchiveSink implements ArchiveSink {
     const secureOptions: ConnectionOptions = {
       ca: d.tls?.ca,
       rejectUnauthorized: d.tls?.rejectUnauthorized ?? true,
+      // The certificate must match the name as typed, even when we connect to its checked address.
+      servername: isIP(d.host) ? undefined : d.host,
     };
     try {
       await client.access({
-        host: d.host,
+        host: connectHostOf(d),
         port: portOf(d),
         user: d.username,
         password: d.password ?? '',

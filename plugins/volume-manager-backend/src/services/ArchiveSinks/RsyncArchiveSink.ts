@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
+  connectHostOf,
   messageOf,
   portOf,
   remoteArchivePaths,
@@ -121,7 +122,9 @@ export class RsyncArchiveSink implements ArchiveSink {
 
     const rsync = async (controlDir: string, signal?: AbortSignal) => {
       const knownHosts = path.join(controlDir, 'known_hosts');
-      const hostPattern = portOf(d) === 22 ? d.host : `[${d.host}]:${portOf(d)}`;
+      // ssh connects to the checked address of a one-off destination, never resolving its name again.
+      const connectHost = connectHostOf(d);
+      const hostPattern = portOf(d) === 22 ? connectHost : `[${connectHost}]:${portOf(d)}`;
       await fs.writeFile(knownHosts, `${hostPattern} ${hostKey.type} ${hostKey.blob.toString('base64')}\n`, {
         mode: 0o600,
       });
@@ -154,7 +157,7 @@ export class RsyncArchiveSink implements ArchiveSink {
         );
         Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'none' });
       }
-      const host = d.host.includes(':') ? `[${d.host}]` : d.host;
+      const host = connectHost.includes(':') ? `[${connectHost}]` : connectHost;
       const args = [
         '-t', '--chmod=F640',
         `--timeout=${Math.ceil(Math.max(timeoutMs, 30_000) / 1000)}`,

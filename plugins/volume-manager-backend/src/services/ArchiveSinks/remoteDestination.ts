@@ -17,7 +17,13 @@ export interface RemoteDestination {
   /** The configured id, or `adhoc:<type>`. */
   id: string;
   type: RemoteDestinationType;
+  /** As configured or typed: TLS server name (SNI, certificate check) and messages. */
   host: string;
+  /**
+   * Where to connect instead of resolving `host` again: for a one-off destination, the
+   * address `host` resolved to when the request was checked (adHocHostPolicy.ts).
+   */
+  address?: string;
   port?: number;
   username: string;
   password?: string;
@@ -50,6 +56,11 @@ export const DEFAULT_PORTS: Record<RemoteDestinationType, number> = {
 export function portOf(d: Pick<RemoteDestination, 'type' | 'port' | 'tls'>): number {
   if (d.port) return d.port;
   return d.type === 'ftps' && d.tls?.implicit ? 990 : DEFAULT_PORTS[d.type];
+}
+
+/** The host or address a sink opens its connections to. */
+export function connectHostOf(d: Pick<RemoteDestination, 'host' | 'address'>): string {
+  return d.address ?? d.host;
 }
 
 const SAFE_REMOTE_DIR = /^[A-Za-z0-9._@+=,:/-]+$/;

@@ -13,7 +13,7 @@
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { abortable } from '../abortable';
 import { ArchiveSinkError } from './types';
-import { fingerprintOf, isTransientError, messageOf, portOf, type RemoteDestination } from './remoteDestination';
+import { connectHostOf, fingerprintOf, isTransientError, messageOf, portOf, type RemoteDestination } from './remoteDestination';
 
 export interface SshSession {
   client: Client;
@@ -159,7 +159,7 @@ export function connectSsh(d: RemoteDestination, timeoutMs: number, signal?: Abo
     });
     client.on('close', () => fail(new Error(`${where}: the connection closed during the handshake`)));
     client.connect({
-      host: d.host,
+      host: connectHostOf(d),
       port: portOf(d),
       username: d.username,
       password: d.privateKey ? undefined : d.password,

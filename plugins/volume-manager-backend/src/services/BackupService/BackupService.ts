@@ -5,9 +5,16 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { AuditorService, BackstageCredentials } from '@backstage/backend-plugin-api';
+import type {
+  AuditorService,
+  BackstageCredentials,
+  LoggerService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
 import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
+  adHocDestinationPermission,
   archiveDownloadPermission,
   backupCreatePermission,
   backupReadPermission,
@@ -21,6 +28,7 @@ import {
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
 import type { BackupStore, StoredItem } from '../../database/BackupStore';
+import { checkAdHocHost } from '../ArchiveSinks/adHocHostPolicy';
 import { AD_HOC_PREFIX, type ArchiveSinkRegistry } from '../ArchiveSinks/ArchiveSinkRegistry';
 import type { LocalArchiveSink } from '../ArchiveSinks/LocalArchiveSink';
 import { normalizeRemoteDestination, type RemoteDestination } from '../ArchiveSinks/remoteDestination';
@@ -48,19 +56,31 @@ export function createBackupService(options: {
   localSink: LocalArchiveSink;
   sinks: ArchiveSinkRegistry;
   auditor: AuditorService;
+  permissions: PermissionsService;
+  logger: LoggerService;
   knownClusters(userRef?: string): string[];
 }) {
   const { store, volumes, config, worker, localSink, sinks } = options;
 
   /**
    * The destination id to store, and for a one-off destination its checked spec (kept in
-   * memory only, see ArchiveSinkRegistry).
+   * memory only, see ArchiveSinkRegistry): the caller needs `volume-manager.destination.adhoc`,
+   * and the host must pass the allow-list after DNS resolution (adHocHostPolicy.ts); the sinks
+   * then connect to the checked address. Nothing connects to the destination before that.
    */
-  function resolveDestination(destination: CreateBackupRequest['destination']): {
-    id: string;
-    adHoc?: RemoteDestination;
-  } {
+  async function resolveDestination(
+    destination: CreateBackupRequest['destination'],
+    credentials: BackstageCredentials,
+  ): Promise<{ id: string; adHoc?: RemoteDestination }> {
     if (typeof destination !== 'string') {
+      const [decision] = await options.permissions.authorize([{ permission: adHocDestinationPermission }], {
+        credentials,
+      });
+      if (decision.result !== AuthorizeResult.ALLOW) {
+        throw new NotAllowedError(
+          `You may not back up to a one-off destination (permission ${adHocDestinationPermission.name})`,
+        );
+      }
       if (!config.allowAdHocDestinations) {
         throw new InputError(
           'One-off destinations are disabled on this portal (volumeManager.allowAdHocDestinations)',
@@ -71,6 +91,11 @@ export function createBackupService(options: {
         { ...destination, keepLocalCopy: false },
         { id, what: 'destination', roots: config.adHocRemoteRoots },
       );
+      adHoc.address = await checkAdHocHost(adHoc.host, {
+        allowedHosts: config.adHocAllowedHosts,
+        timeoutMs: config.remoteTransfer.timeoutMs,
+        logger: options.logger,
+      });
       return { id, adHoc };
     }
     if (destination === LOCAL_DESTINATION_ID || sinks.has(destination)) return { id: destination };
@@ -111,7 +136,7 @@ export function createBackupService(options: {
         if (seen.has(k)) throw new InputError(`PVC '${k}' is listed twice`);
         seen.add(k);
       }
-      const destination = resolveDestination(request.destination);
+      const destination = await resolveDestination(request.destination, credentials);
       const found = await volumes.findVolumes(request.cluster, request.volumes, credentials);
       const access = await volumes.access(backupCreatePermission, found.map(v => v.entityRef), credentials);
       const denied = found.filter(v => !access.unconditional && !access.allows(v.entityRef));

@@ -21,6 +21,11 @@ export interface BackupWorkerOptions {
    * holds in memory. Other replicas' ad-hoc items are never claimed here.
    */
   adHocItemIds?(): string[];
+  /**
+   * The error text to record when an item failed, if not the error's own message: a one-off
+   * destination's failure reads the same whatever went wrong (ArchiveSinkRegistry).
+   */
+  publicFailure?(item: StoredItem, error: unknown): string | undefined;
   /** Called once an item this worker claimed has ended, whatever the outcome. */
   onItemDone?(item: StoredItem): void;
   /** Called when an interrupted item's helper pod may be left behind. */
@@ -165,7 +170,7 @@ export class BackupWorker {
       const message = (error as Error)?.message ?? String(error);
       const cancelled = !lost && !this.stopped && (await store.isCancelRequested(item.runId).catch(() => false));
       let status: 'interrupted' | 'cancelled' | 'failed' = 'failed';
-      let reason = message;
+      let reason = this.options.publicFailure?.(item, error) ?? message;
       if (this.stopped) {
         status = 'interrupted';
         reason = 'The backend stopped while this backup ran; the archive was not completed';

@@ -400,6 +400,25 @@ describe('EntityVolumeManagerContent', () => {
     );
   });
 
+  it('hides the one-off destination from a user without volume-manager.destination.adhoc', async () => {
+    const api = apiWith({ items: [uploadCacheVolume], errors: [] }, {
+      getDestinations: jest.fn().mockResolvedValue({
+        destinations: [{ id: 'local', type: 'local' }],
+        allowAdHoc: true,
+      }),
+    });
+    const decided: string[] = [];
+    await renderTab(api, name => {
+      decided.push(name);
+      return name === 'volume-manager.destination.adhoc' ? AuthorizeResult.DENY : AuthorizeResult.ALLOW;
+    });
+    await screen.findByRole('checkbox', { name: 'Select payments/payments-api-uploads' });
+    fireEvent.mouseDown(screen.getByRole('button', { name: /Destination/ }));
+    expect(await screen.findByRole('option', { name: 'Local (backend disk)' })).toBeInTheDocument();
+    expect(screen.queryByRole('option', { name: 'One-off destination…' })).not.toBeInTheDocument();
+    expect(decided).toContain('volume-manager.destination.adhoc');
+  });
+
   it('sends a one-off destination typed into the dialog, and only the fields given', async () => {
     const api = apiWith({ items: [uploadCacheVolume], errors: [] }, {
       getDestinations: jest.fn().mockResolvedValue({

@@ -9,6 +9,7 @@ import { alertApiRef, useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { usePermission } from '@backstage/plugin-permission-react';
 import {
+  adHocDestinationPermission,
   backupCreatePermission,
   backupReadPermission,
   LOCAL_DESTINATION_ID,
@@ -115,6 +116,8 @@ export const EntityVolumeManagerContent = () => {
 
   const canBackUp = usePermission({ permission: backupCreatePermission, resourceRef: entityRef });
   const canReadHistory = usePermission({ permission: backupReadPermission, resourceRef: entityRef });
+  // The backend answers 403 to a one-off destination without this; the form is hidden too.
+  const canUseAdHoc = usePermission({ permission: adHocDestinationPermission });
 
   const [historyKey, setHistoryKey] = useState(0);
   const { reload } = inventory;
@@ -225,7 +228,7 @@ export const EntityVolumeManagerContent = () => {
     <>
       <DestinationPicker
         destinations={destinationList}
-        allowAdHoc={Boolean(destinations.value?.allowAdHoc)}
+        allowAdHoc={Boolean(destinations.value?.allowAdHoc) && canUseAdHoc.allowed}
         value={destination}
         onChange={setDestination}
       />

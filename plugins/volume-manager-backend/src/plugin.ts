@@ -103,6 +103,7 @@ export const volumeManagerPlugin = createBackendPlugin({
           sinkFor: item => sinks.sinkFor(item),
           adHocItemIds: () => sinks.adHocItemIds(),
           onItemDone: item => sinks.release(item.id),
+          onHeldItemGone: itemId => sinks.release(itemId),
           cleanupHelper: item => janitor.cleanupItem(item),
           logger: deps.logger,
           concurrency: options.concurrency,
@@ -127,6 +128,7 @@ export const volumeManagerPlugin = createBackendPlugin({
             clusters,
             volumes,
             backups,
+
           }),
         );
         deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });

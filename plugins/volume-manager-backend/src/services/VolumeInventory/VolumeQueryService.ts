@@ -56,6 +56,17 @@ export function userRefOf(credentials: BackstageCredentials): string | undefined
   return principal.type === 'user' ? principal.userEntityRef : undefined;
 }
 
+/**
+ * Who asked, as stored in `requested_by` and used for fair sharing: a user's entity ref, or
+ * `service:<subject>` for a Backstage service principal (automation).
+ */
+export function requesterRefOf(credentials: BackstageCredentials): string {
+  const principal = credentials.principal as { type?: string; userEntityRef?: string; subject?: string };
+  if (principal.type === 'user' && principal.userEntityRef) return principal.userEntityRef;
+  if (principal.type === 'service' && principal.subject) return `service:${principal.subject}`.slice(0, 255);
+  return 'unknown';
+}
+
 export function createVolumeQueryService(options: {
   inventory: VolumeInventory;
   catalog: CatalogService;

@@ -205,7 +205,8 @@ export function createVolumeQueryService(options: {
       const namespaces = [...new Set(refs.map(r => r.namespace))];
       const found = new Map<string, Volume>();
       for (const namespace of namespaces) {
-        const result = await inventory.list({ cluster, namespace, entities, userRef: userRefOf(credentials) });
+        // Fresh: a backup request must see the PVCs (and their mounting pods) as they are now.
+        const result = await inventory.list({ cluster, namespace, entities, userRef: userRefOf(credentials), fresh: true });
         if (result.items.length === 0 && result.errors.length > 0) {
           throw new InputError(
             `Cannot read namespace '${namespace}' of cluster '${cluster}': ${result.errors.map(e => e.message).join('; ')}`,

@@ -16,7 +16,7 @@ import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
 import { ArchiveSinkRegistry } from './services/ArchiveSinks/ArchiveSinkRegistry';
 import { LocalArchiveSink } from './services/ArchiveSinks/LocalArchiveSink';
-import { sweepStaleStaging } from './services/ArchiveSinks/RsyncArchiveSink';
+import { sweepOrphanedControlDirs, sweepStaleStaging } from './services/ArchiveSinks/RsyncArchiveSink';
 import { createBackupExecutor } from './services/BackupExecutor/BackupExecutor';
 import { createBackupService } from './services/BackupService/BackupService';
 import { BackupWorker } from './services/BackupWorker/BackupWorker';
@@ -82,7 +82,8 @@ export const volumeManagerPlugin = createBackendPlugin({
           permissions: deps.permissions,
           decorate: decorateWithBackups(store),
         });
-        const localSink = new LocalArchiveSink(options.backupDir);
+        // Open partials are touched every lease, well inside the sweep's 4 leases below.
+        const localSink = new LocalArchiveSink(options.backupDir, { touchIntervalMs: options.leaseSeconds * 1000 });
         const sinks = new ArchiveSinkRegistry({
           localSink,
           configured: options.destinations,
@@ -135,6 +136,10 @@ export const volumeManagerPlugin = createBackendPlugin({
 
         let janitorTimer: NodeJS.Timeout | undefined;
         deps.lifecycle.addStartupHook(async () => {
+          // rsync key, password and askpass files a killed backend left in the temp directory
+          await sweepOrphanedControlDirs()
+            .then(removed => removed.forEach(dir => deps.logger.info('Removed an orphaned rsync control directory', { dir })))
+            .catch(e => deps.logger.warn(`rsync control directory sweep failed: ${e}`));
           worker.start();
           const sweep = () => {
             janitor.sweep().catch(e => deps.logger.warn(`Helper-pod janitor failed: ${e}`));

@@ -129,7 +129,7 @@ export const volumeManagerPlugin = createBackendPlugin({
             clusters,
             volumes,
             backups,
-
+            automationSubjects: options.automationSubjects,
           }),
         );
         deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });

@@ -8,10 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
-import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
-import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
+import { finishedRun, startPluginBackend } from '../__testUtils__/kubeSimBackend';
 
 jest.setTimeout(90_000);
 const databases = createTestDatabases();
@@ -48,15 +47,6 @@ describe('automation routes and queue limits', () => {
     await sim?.stop();
   });
 
-  async function finished(runId: string, auth: string): Promise<BackupRun> {
-    for (;;) {
-      const res = await request(server).get(`/api/volume-manager/backups/${runId}`).set('Authorization', auth);
-      expect(res.status).toBe(200);
-      if (res.body.items.every((i: { status: string }) => !['queued', 'running'].includes(i.status))) return res.body;
-      await new Promise(r => setTimeout(r, 100));
-    }
-  }
-
   it('lets an allowed service token list volumes, POST /backups and follow its run', async () => {
     const volumes = await request(server).get('/api/volume-manager/volumes?cluster=demo').set('Authorization', ci);
     expect(volumes.status).toBe(200);
@@ -68,7 +58,7 @@ describe('automation routes and queue limits', () => {
       .send({ cluster: 'demo', volumes: [{ namespace: 'payments', name: 'payments-db-scratch' }], destination: 'local' });
     expect(created.status).toBe(202);
     expect(created.body.requestedBy).toBe('service:external:ci-backups');
-    const run = await finished(created.body.id, ci);
+    const run = await finishedRun(server, created.body.id, ci);
     expect(run.items[0]).toMatchObject({ status: 'succeeded', requestedBy: 'service:external:ci-backups' });
   });
 

@@ -77,32 +77,31 @@ describe.each(databases.eachSupportedId())('held one-off destinations on %p', da
       holder: { workerId: worker.workerId, leaseMs },
     });
     sinks.registerAdHoc(created.items.map(i => i.id), spec);
-    return { sinks, worker, otherReplica, created, executor };
+    /** Starts the worker and waits until it has released every held spec, without running any item. */
+    async function expectReleased() {
+      worker.start();
+      try {
+        await until(() => sinks.adHocItemIds().length === 0);
+      } finally {
+        await worker.stop();
+      }
+      expect(executor.run).not.toHaveBeenCalled();
+    }
+    return { sinks, otherReplica, created, expectReleased };
   }
 
   it('releases the spec when another replica cancels the run', async () => {
-    const { sinks, worker, otherReplica, created, executor } = await setup(60_000);
+    const { sinks, otherReplica, created, expectReleased } = await setup(60_000);
     expect(sinks.adHocItemIds()).toHaveLength(2);
     await otherReplica.cancelRun(created.id);
-    worker.start();
-    try {
-      await until(() => sinks.adHocItemIds().length === 0);
-    } finally {
-      await worker.stop();
-    }
-    expect(executor.run).not.toHaveBeenCalled();
+    await expectReleased();
   });
 
   it('releases the spec when another replica interrupts its items after the lease ran out', async () => {
-    const { sinks, worker, otherReplica, created, executor } = await setup(300);
+    const { sinks, otherReplica, created, expectReleased } = await setup(300);
+    expect(sinks.adHocItemIds()).toHaveLength(2);
     await new Promise(r => setTimeout(r, 600));
     expect((await otherReplica.interruptExpiredItems()).map(i => i.runId)).toEqual([created.id, created.id]);
-    worker.start();
-    try {
-      await until(() => sinks.adHocItemIds().length === 0);
-    } finally {
-      await worker.stop();
-    }
-    expect(executor.run).not.toHaveBeenCalled();
+    await expectReleased();
   });
 });

@@ -26,6 +26,7 @@ describe('validatePastedKubeconfig', () => {
     ['an unterminated quote', 'users:\n  - name: u\n    user:\n      token: "sk-live-TOKEN0123456789abcdef\n'],
     ['a compact nested mapping', 'users:\n  - name: u\n    user: { token: sk-live-TOKEN0123456789abcdef: x: y }\n'],
     ['an unclosed flow map', 'users: [{ name: u, user: { token: sk-live-TOKEN0123456789abcdef }\n'],
+    ['an unknown tag', 'users:\n  - name: u\n    user:\n      token: !secret sk-live-TOKEN0123456789abcdef\n'],
     ['a bad indent', 'users:\n  - name: u\n    user:\n      token: sk-live-TOKEN0123456789abcdef\n     client-key-data: x: y\n'],
   ])('says where the YAML is broken without echoing its content (%s)', (_, text) => {
     let thrown: Error | undefined;

@@ -62,7 +62,10 @@ export function validatePastedKubeconfig(text: string): PastedKubeconfigSummary 
   try {
     // parseDocument rather than parse: parse logs warnings (with content) to the console.
     const parsed = parseDocument(text);
+    // Warnings too (an unknown tag): the Kubernetes client's own YAML parser refuses those
+    // later with a message that quotes the line.
     if (parsed.errors.length > 0) throw parsed.errors[0];
+    if (parsed.warnings.length > 0) throw parsed.warnings[0];
     doc = parsed.toJS({ maxAliasCount: 10 });
   } catch (error) {
     throw new InputError(`The pasted kubeconfig is not valid YAML${whereYamlFailed(error)}`);

@@ -49,6 +49,12 @@ export interface Config {
        * NKVM_MAX_NAMESPACE_SCAN, then 100.
        */
       maxNamespaceScan?: number;
+      /**
+       * Seconds one cluster's listed PVCs, pods and owners serve `GET /volumes` before they are
+       * listed again; concurrent requests share one listing. Permissions are still checked per
+       * request, and creating a backup always lists afresh. 0 turns the cache off. Defaults to 10.
+       */
+      cacheTtlSeconds?: number;
     };
     /**
      * Which cluster access mode the UI offers first: `in-cluster`, `kubeconfig` or `paste`.
@@ -92,6 +98,28 @@ export interface Config {
      * Defaults to 60.
      */
     leaseSeconds?: number;
+    /** Fair sharing between requesters. */
+    queue?: {
+      /**
+       * Most backups (PVCs) one requester may have queued or running at once, across replicas;
+       * a request past it gets 409. Defaults to 200.
+       */
+      maxActivePerUser?: number;
+      /**
+       * Most backups of one catalog entity's PVCs queued or running at once; a request past it
+       * gets 409. Defaults to 100.
+       */
+      maxActivePerEntity?: number;
+    };
+    /** Calls from automation (Backstage service principals) rather than users. */
+    automation?: {
+      /**
+       * Subjects of service principals (for example `ci-backups`, from
+       * `backend.auth.externalAccess`) that may call `GET /volumes`, `POST /backups` and
+       * `GET /backups/:runId`. Empty (the default): only users may.
+       */
+      allowedServiceSubjects?: string[];
+    };
     /**
      * Whether a request may carry a one-off remote destination (with its credentials). It is
      * used for that run only, held in the memory of the replica that received the request; its

@@ -16,7 +16,7 @@ import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
 import { ArchiveSinkRegistry } from './services/ArchiveSinks/ArchiveSinkRegistry';
 import { LocalArchiveSink } from './services/ArchiveSinks/LocalArchiveSink';
-import { sweepStaleStaging } from './services/ArchiveSinks/RsyncArchiveSink';
+import { sweepOrphanedControlDirs, sweepStaleStaging } from './services/ArchiveSinks/RsyncArchiveSink';
 import { createBackupExecutor } from './services/BackupExecutor/BackupExecutor';
 import { createBackupService } from './services/BackupService/BackupService';
 import { BackupWorker } from './services/BackupWorker/BackupWorker';
@@ -97,7 +97,8 @@ export const volumeManagerPlugin = createBackendPlugin({
           auth: deps.auth,
           decorate: decorateWithBackups(store),
         });
-        const localSink = new LocalArchiveSink(options.backupDir);
+        // Open partials are touched every lease, well inside the sweep's 4 leases below.
+        const localSink = new LocalArchiveSink(options.backupDir, { touchIntervalMs: options.leaseSeconds * 1000 });
         const sinks = new ArchiveSinkRegistry({
           localSink,
           configured: options.destinations,
@@ -125,6 +126,7 @@ export const volumeManagerPlugin = createBackendPlugin({
           adHocItemIds: () => sinks.adHocItemIds(),
           publicFailure: (item, error) => sinks.publicFailure(item.id, error),
           onItemDone: item => sinks.release(item.id),
+          onHeldItemGone: itemId => sinks.release(itemId),
           cleanupHelper: item => janitor.cleanupItem(item),
           logger: deps.logger,
           concurrency: options.concurrency,
@@ -151,6 +153,7 @@ export const volumeManagerPlugin = createBackendPlugin({
             clusters,
             volumes,
             backups,
+            automationSubjects: options.automationSubjects,
           }),
         );
         deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
@@ -184,6 +187,10 @@ export const volumeManagerPlugin = createBackendPlugin({
           },
         });
         deps.lifecycle.addStartupHook(async () => {
+          // rsync key, password and askpass files a killed backend left in the temp directory
+          await sweepOrphanedControlDirs()
+            .then(removed => removed.forEach(dir => deps.logger.info('Removed an orphaned rsync control directory', { dir })))
+            .catch(e => deps.logger.warn(`rsync control directory sweep failed: ${e}`));
           worker.start();
         });
         deps.lifecycle.addShutdownHook(async () => {

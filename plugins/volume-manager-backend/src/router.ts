@@ -24,6 +24,8 @@ export interface RouterOptions {
   clusters: ClusterRegistry;
   volumes: VolumeQueryService;
   backups: BackupService;
+  /** Service principal subjects allowed on the automation routes (`volumeManager.automation`). */
+  automationSubjects?: string[];
 }
 
 /** Namespace: DNS-1123 label. PVC: DNS-1123 subdomain. */
@@ -116,11 +118,29 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 
 /**
  * The HTTP layer of `/api/volume-manager`: parse, authorize, call a service, shape the response.
- * Every route except `/health` requires credentials (Backstage's default auth policy).
+ * Every route except `/health` requires credentials (Backstage's default auth policy). Most
+ * routes take users only; the automation routes (`GET /volumes`, `POST /backups`,
+ * `GET /backups/:runId`) also take the service principals listed in
+ * `volumeManager.automation.allowedServiceSubjects`, whose requests then go through the same
+ * permission checks (Backstage allows a service principal what its token's access restrictions
+ * allow).
  */
 export async function createRouter(options: RouterOptions): Promise<express.Router> {
   const { httpAuth, permissions, auditor, clusters, volumes, backups } = options;
+  const automationSubjects = new Set(options.automationSubjects ?? []);
   const router = Router();
+
+  /** Users, or a service principal allowed to automate. */
+  async function automationCredentials(req: express.Request) {
+    const credentials = await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    if (credentials.principal.type === 'service' && !automationSubjects.has(credentials.principal.subject)) {
+      throw new NotAllowedError(
+        `Service principal '${credentials.principal.subject}' may not call the volume-manager API; ` +
+          'list it in volumeManager.automation.allowedServiceSubjects',
+      );
+    }
+    return credentials;
+  }
   router.use(express.json({ limit: '256kb' }));
 
   router.get('/health', (_req, res) => {
@@ -138,7 +158,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.get('/volumes', async (req, res) => {
     const query = parse(volumesQuery, req.query, 'query');
-    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const credentials = await automationCredentials(req);
     res.json(await volumes.listVolumes(query, credentials));
   });
 
@@ -174,7 +194,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   router.post('/backups', async (req, res) => {
-    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const credentials = await automationCredentials(req);
     const body = parse(createBackupBody, req.body, 'body');
     const auditorEvent = await auditor.createEvent({
       eventId: 'backup-run-create',
@@ -204,7 +224,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.get('/backups/:runId', async (req, res) => {
     const runId = parse(idParam, req.params.runId, 'runId');
-    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const credentials = await automationCredentials(req);
     res.json(await backups.getRun(runId, credentials));
   });
 

@@ -6,7 +6,9 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { BackendFeature, ServiceFactory } from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
+import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { Knex } from 'knex';
+import request from 'supertest';
 import { volumeManagerPlugin } from '../plugin';
 import { demoCatalogEntities } from './demoCatalog';
 
@@ -67,4 +69,18 @@ export async function startPluginBackend(options: {
       ...(options.extraFeatures ?? []),
     ],
   });
+}
+
+/** Polls `GET /backups/:runId` with `authorization` until none of its items is queued or running. */
+export async function finishedRun(
+  server: Parameters<typeof request>[0],
+  runId: string,
+  authorization: string,
+): Promise<BackupRun> {
+  for (;;) {
+    const res = await request(server).get(`/api/volume-manager/backups/${runId}`).set('Authorization', authorization);
+    if (res.status !== 200) throw new Error(`GET /backups/${runId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.body.items.every((i: { status: string }) => !['queued', 'running'].includes(i.status))) return res.body;
+    await new Promise(r => setTimeout(r, 100));
+  }
 }

@@ -9,7 +9,9 @@ describe('readVolumeManagerConfig', () => {
     expect(c.helper.podTimeoutSeconds).toBe(120);
     expect(c.helper.defaultSecurityMode).toBe('root');
     expect(c.helper.readAllNamespaces).toEqual([]);
-    expect(c.discovery).toEqual({ timeoutSeconds: 20, maxNamespaceScan: 100 });
+    expect(c.discovery).toEqual({ timeoutSeconds: 20, maxNamespaceScan: 100, cacheTtlSeconds: 10 });
+    expect(c.queue).toEqual({ maxActivePerUser: 200, maxActivePerEntity: 100 });
+    expect(c.automationSubjects).toEqual([]);
     expect(c.defaultAuthMode).toBeUndefined();
     expect(c.concurrency).toBe(DEFAULTS.concurrency);
     expect(c.allowAdHocDestinations).toBe(false);
@@ -46,7 +48,7 @@ describe('readVolumeManagerConfig', () => {
     expect(c.backupDir).toBe('/var/lib/nkvm/backups');
     expect(c.helper.image).toBe('registry.example.com/helper@sha256:abc');
     expect(c.helper.podTimeoutSeconds).toBe(30);
-    expect(c.discovery).toEqual({ timeoutSeconds: 5, maxNamespaceScan: 7 });
+    expect(c.discovery).toEqual({ timeoutSeconds: 5, maxNamespaceScan: 7, cacheTtlSeconds: 10 });
     expect(c.defaultAuthMode).toBe('paste');
   });
 
@@ -57,6 +59,28 @@ describe('readVolumeManagerConfig', () => {
     );
     expect(c.backupDir).toBe('/cfg');
     expect(c.helper.podTimeoutSeconds).toBe(9);
+  });
+
+  it('reads the fair-sharing limits, the inventory cache and automation subjects', () => {
+    const c = readVolumeManagerConfig(
+      new ConfigReader({
+        volumeManager: {
+          queue: { maxActivePerUser: 20, maxActivePerEntity: 5 },
+          discovery: { cacheTtlSeconds: 0 },
+          automation: { allowedServiceSubjects: ['external:ci-backups'] },
+        },
+      }),
+      {},
+    );
+    expect(c.queue).toEqual({ maxActivePerUser: 20, maxActivePerEntity: 5 });
+    expect(c.discovery.cacheTtlSeconds).toBe(0);
+    expect(c.automationSubjects).toEqual(['external:ci-backups']);
+    expect(() =>
+      readVolumeManagerConfig(new ConfigReader({ volumeManager: { queue: { maxActivePerUser: 0 } } }), {}),
+    ).toThrow("volumeManager.queue.maxActivePerUser must be a positive integer, got '0'");
+    expect(() =>
+      readVolumeManagerConfig(new ConfigReader({ volumeManager: { discovery: { cacheTtlSeconds: -1 } } }), {}),
+    ).toThrow("volumeManager.discovery.cacheTtlSeconds must be an integer of 0 or more, got '-1'");
   });
 
   it('rejects bad values with a message naming the setting', () => {

@@ -27,6 +27,9 @@ export const DEFAULTS = {
   concurrency: 3,
   maxVolumesPerRun: 50,
   leaseSeconds: 60,
+  maxActivePerUser: 200,
+  maxActivePerEntity: 100,
+  inventoryCacheTtlSeconds: 10,
   remoteAttempts: 3,
   remoteInitialDelayMs: 1000,
   remoteMaxDelayMs: 30_000,
@@ -76,13 +79,25 @@ export interface VolumeManagerConfig {
     /** Namespaces whose helpers run as root with DAC_READ_SEARCH (opt-in; baseline refuses it). */
     readAllNamespaces: string[];
   };
-  discovery: { timeoutSeconds: number; maxNamespaceScan: number };
+  discovery: {
+    timeoutSeconds: number;
+    maxNamespaceScan: number;
+    /** Seconds a cluster's listed objects serve `GET /volumes`; 0 turns the cache off. */
+    cacheTtlSeconds: number;
+  };
   defaultAuthMode?: AuthMode;
   allowedNamespaces?: string[];
   concurrency: number;
   maxVolumesPerRun: number;
   /** How long a replica's claim on a running item lasts without renewal. */
   leaseSeconds: number;
+  /** Fair sharing: most unfinished (queued or running) items per requester and per entity. */
+  queue: { maxActivePerUser: number; maxActivePerEntity: number };
+  /**
+   * Subjects of Backstage service principals (e.g. `ci-backups`) that may call the
+   * automation routes. Empty: no service principal may.
+   */
+  automationSubjects: string[];
   allowAdHocDestinations: boolean;
   /**
    * Absolute directories an ad-hoc destination's `remoteDir` may name (at or below); relative
@@ -122,6 +137,14 @@ function positiveInt(value: number | undefined, what: string): number | undefine
   if (value === undefined) return undefined;
   if (!Number.isInteger(value) || value <= 0) {
     throw new InputError(`${what} must be a positive integer, got '${value}'`);
+  }
+  return value;
+}
+
+function nonNegativeInt(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 0) {
+    throw new InputError(`${what} must be an integer of 0 or more, got '${value}'`);
   }
   return value;
 }
@@ -384,6 +407,9 @@ export function readVolumeManagerConfig(
         positiveInt(c('discovery.maxNamespaceScan'), 'volumeManager.discovery.maxNamespaceScan') ??
         envInt(env, 'NKVM_MAX_NAMESPACE_SCAN') ??
         DEFAULTS.maxNamespaceScan,
+      cacheTtlSeconds:
+        nonNegativeInt(c('discovery.cacheTtlSeconds'), 'volumeManager.discovery.cacheTtlSeconds') ??
+        DEFAULTS.inventoryCacheTtlSeconds,
     },
     defaultAuthMode: readAuthMode(config, env),
     allowedNamespaces: config.getOptionalStringArray('volumeManager.allowedNamespaces'),
@@ -394,6 +420,16 @@ export function readVolumeManagerConfig(
       DEFAULTS.maxVolumesPerRun,
     leaseSeconds:
       positiveInt(c('leaseSeconds'), 'volumeManager.leaseSeconds') ?? DEFAULTS.leaseSeconds,
+    queue: {
+      maxActivePerUser:
+        positiveInt(c('queue.maxActivePerUser'), 'volumeManager.queue.maxActivePerUser') ??
+        DEFAULTS.maxActivePerUser,
+      maxActivePerEntity:
+        positiveInt(c('queue.maxActivePerEntity'), 'volumeManager.queue.maxActivePerEntity') ??
+        DEFAULTS.maxActivePerEntity,
+    },
+    automationSubjects:
+      config.getOptionalStringArray('volumeManager.automation.allowedServiceSubjects') ?? [],
     allowAdHocDestinations:
       config.getOptionalBoolean('volumeManager.allowAdHocDestinations') ?? false,
     adHocRemoteRoots: readAdHocRemoteRoots(config),

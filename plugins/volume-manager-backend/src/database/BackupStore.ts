@@ -82,9 +82,23 @@ export interface ClaimOptions {
   adHocItemIds?: string[];
 }
 
+/**
+ * Fair-sharing limits on unfinished (queued or running) items, checked atomically with the
+ * creation of a run (also across replicas). Unset: no limit.
+ */
+export interface QueueLimits {
+  /** Per requester (`requestedBy`). */
+  maxActivePerUser?: number;
+  /** Per catalog entity; items without an entity count only towards their requester. */
+  maxActivePerEntity?: number;
+}
+
 export interface BackupStore {
-  /** Creates a run with one queued item per PVC, in one transaction. */
-  createRun(run: NewRun): Promise<BackupRun>;
+  /**
+   * Creates a run with one queued item per PVC, in one transaction. ConflictError (409) when
+   * it would take the requester or an entity past `limits`.
+   */
+  createRun(run: NewRun, limits?: QueueLimits): Promise<BackupRun>;
   /** A run with its items (progress from the stored progress columns), or undefined. */
   getRun(runId: string): Promise<StoredRun | undefined>;
   getItem(itemId: string): Promise<StoredItem | undefined>;
@@ -92,8 +106,10 @@ export interface BackupStore {
   listItems(filter: ItemFilter): Promise<ItemPage>;
 
   /**
-   * Atomically claims the oldest queued item whose run is not cancelled: status -> running,
-   * started_at, claimed_by = workerId, lease_expires_at = now + leaseMs. Undefined when none.
+   * Atomically claims a queued item whose run is not cancelled: status -> running, started_at,
+   * claimed_by = workerId, lease_expires_at = database now + leaseMs. Undefined when none.
+   * Requesters take turns (fewest running first, then the one served longest ago), and each
+   * requester's items go oldest first, in request order.
    */
   claimNextItem(
     workerId: string,
@@ -104,6 +120,12 @@ export interface BackupStore {
   renewLease(itemId: string, workerId: string, leaseMs: number): Promise<boolean>;
   /** Extends the leases of queued items this worker holds (see `NewRun.holder`). */
   renewHeldQueuedItems(workerId: string, itemIds: string[], leaseMs: number): Promise<void>;
+  /**
+   * Of these items, those this worker still holds (queued or running, claimed by it). The
+   * others ended elsewhere (cancelled on another replica, interrupted by lease expiry), so the
+   * worker can drop what it keeps in memory for them.
+   */
+  heldItemIds(workerId: string, itemIds: string[]): Promise<string[]>;
   /** Records helper pod / node and streaming progress while running. */
   updateRunningItem(
     itemId: string,
@@ -125,11 +147,12 @@ export interface BackupStore {
   isCancelRequested(runId: string): Promise<boolean>;
 
   /**
-   * Marks running items (and held queued items) whose lease expired before `now` as
-   * `interrupted` (error says why) and returns them, so their helper pods can be cleaned up.
+   * Marks running items (and held queued items) whose lease has expired by the database's clock
+   * (never a replica's own) as `interrupted` (error says why) and returns them, so their helper
+   * pods can be cleaned up.
    */
-  interruptExpiredItems(now: Date): Promise<StoredItem[]>;
-  /** Ids of items that are running with a live lease (for the helper-pod janitor). */
+  interruptExpiredItems(): Promise<StoredItem[]>;
+  /** Ids of items that are running with a live lease, by the database's clock (for the janitor). */
   liveItemIds(): Promise<string[]>;
 
   /** The last successful backup of each PVC, in one query, keyed by `cluster/namespace/pvc`. */

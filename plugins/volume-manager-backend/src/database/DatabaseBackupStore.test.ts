@@ -108,7 +108,7 @@ describe('DatabaseBackupStore', () => {
     beforeEach(async () => {
       knex = await migratedKnex(databaseId);
       clock = new FakeClock();
-      store = DatabaseBackupStore.fromKnex(knex, { now: clock.now });
+      store = DatabaseBackupStore.fromKnex(knex, { now: clock.now, databaseNow: clock.now });
     });
 
     it('create() migrates the schema unless migrations are skipped', async () => {
@@ -345,9 +345,10 @@ describe('DatabaseBackupStore', () => {
       expect((await store.liveItemIds()).sort()).toEqual([a.id, b.id].sort());
       const leaseOfA = a.leaseExpiresAt;
 
-      clock.advance(30_000);
-      expect(await store.interruptExpiredItems(new Date(T0 + 5_000))).toEqual([]);
-      const interrupted = await store.interruptExpiredItems(clock.now());
+      clock.advance(5_000);
+      expect(await store.interruptExpiredItems()).toEqual([]);
+      clock.advance(25_000);
+      const interrupted = await store.interruptExpiredItems();
       expect(interrupted).toHaveLength(1);
       expect(interrupted[0]).toMatchObject({
         id: a.id,
@@ -363,7 +364,7 @@ describe('DatabaseBackupStore', () => {
       // The dead replica's late result is dropped.
       expect(await store.finishItem(a.id, 'w1', succeeded())).toBe(false);
       expect((await store.getItem(a.id))!.status).toBe('interrupted');
-      expect(await store.interruptExpiredItems(clock.now())).toEqual([]);
+      expect(await store.interruptExpiredItems()).toEqual([]);
 
       await store.finishItem(b.id, 'w2', succeeded());
       expect(await runRow(knex, run.id)).toEqual({ status: 'interrupted', finished: true });

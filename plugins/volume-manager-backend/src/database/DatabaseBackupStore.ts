@@ -3,10 +3,14 @@
  * possibly shared by several backend replicas).
  *
  * Portability rules this file keeps:
- * - Timestamps are always bound as JS `Date`s, never `knex.fn.now()`. On PostgreSQL they are
- *   `timestamptz`; on SQLite knex stores a `Date` as epoch milliseconds, so comparisons and
- *   ordering work on both as long as no other representation is mixed in. Reading accepts
- *   `Date`, epoch numbers and strings (see `toDate`).
+ * - Recorded timestamps (queued, started, finished) are bound as JS `Date`s, never
+ *   `knex.fn.now()`. On PostgreSQL they are `timestamptz`; on SQLite knex stores a `Date` as epoch
+ *   milliseconds, so comparisons and ordering work on both as long as no other representation
+ *   is mixed in. Reading accepts `Date`, epoch numbers and strings (see `toDate`).
+ * - Leases are the exception: they are set and compared against the database's clock
+ *   (`now()` on PostgreSQL, epoch milliseconds from `julianday('now')` on SQLite, the same
+ *   representation as a bound `Date`), never a replica's `Date.now()`. Replicas whose clocks
+ *   disagree therefore agree on whose lease has run out (`dbTime`).
  * - bigint columns come back as strings on PostgreSQL: `toNumber`.
  * - booleans come back as 0/1 on SQLite: `toBoolean`.
  * - No `SKIP LOCKED`: claiming is a select of candidates followed by a conditional
@@ -21,7 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DatabaseService } from '@backstage/backend-plugin-api';
-import { InputError } from '@backstage/errors';
+import { ConflictError, InputError } from '@backstage/errors';
 import type {
   BackupItem,
   BackupRun,
@@ -33,6 +37,7 @@ import {
   pvcKey,
   type BackupStore,
   type ClaimOptions,
+  type QueueLimits,
   type ItemFilter,
   type ItemPage,
   type ItemResult,
@@ -53,6 +58,8 @@ export const MAX_PAGE_SIZE = 500;
 export const KEYS_PER_QUERY = 500;
 /** Candidates read per claim attempt, and attempts, before `claimNextItem` gives up for now. */
 const CLAIM_CANDIDATES = 10;
+/** Requesters, in turn order, whose candidates one claim attempt tries. */
+const CLAIM_REQUESTERS = 3;
 const CLAIM_ATTEMPTS = 5;
 /** Items inserted per statement in `createRun` (about 14 bound values each). */
 const INSERT_CHUNK = 100;
@@ -214,8 +221,13 @@ function uniqueKeys(keys: PvcKey[]): PvcKey[] {
 
 /** @internal */
 export interface DatabaseBackupStoreOptions {
-  /** The clock; tests pass a fake one. */
+  /** The replica's clock, for recorded timestamps; tests pass a fake one. */
   now?: () => Date;
+  /**
+   * For tests only: stands in for the database's clock in lease arithmetic, so lease values
+   * are predictable. Unset (production), leases use the database's own clock in SQL.
+   */
+  databaseNow?: () => Date;
 }
 
 /** @internal */
@@ -237,6 +249,7 @@ export class DatabaseBackupStore implements BackupStore {
 
   private readonly isPostgres: boolean;
   private readonly now: () => Date;
+  private readonly databaseNow?: () => Date;
 
   private constructor(
     private readonly db: Knex,
@@ -244,15 +257,35 @@ export class DatabaseBackupStore implements BackupStore {
   ) {
     this.isPostgres = db.client.dialect === 'postgresql';
     this.now = options.now ?? (() => new Date());
+    this.databaseNow = options.databaseNow;
   }
 
-  async createRun(run: NewRun): Promise<BackupRun & { items: StoredItem[] }> {
+  /**
+   * The database's current time plus `offsetMs`, as a value to bind or compare against a lease
+   * column. On SQLite, epoch milliseconds (how knex stores a bound `Date` there).
+   */
+  private dbTime(offsetMs = 0): Knex.Raw | Date {
+    if (this.databaseNow) {
+      return new Date(this.databaseNow().getTime() + offsetMs);
+    }
+    if (this.isPostgres) {
+      return this.db.raw(`(clock_timestamp() + (?::double precision * interval '1 millisecond'))`, [offsetMs]);
+    }
+    return this.db.raw(`(CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) + ?)`, [
+      Math.round(offsetMs),
+    ]);
+  }
+
+  async createRun(run: NewRun, limits: QueueLimits = {}): Promise<BackupRun & { items: StoredItem[] }> {
     if (run.items.length === 0) {
       throw new InputError('A backup run needs at least one volume');
     }
     const runId = randomUUID();
     const now = this.now();
     await this.db.transaction(async trx => {
+      await this.lockQueueOf(trx, run);
+      // The run row goes in first: on SQLite that write takes the write lock before the limits
+      // are counted (a failed check rolls it back).
       await trx('backup_run').insert({
         id: runId,
         cluster: run.cluster,
@@ -263,6 +296,7 @@ export class DatabaseBackupStore implements BackupStore {
         finished_at: null,
         cancel_requested: false,
       });
+      await this.checkQueueLimits(trx, run, limits);
       const rows = run.items.map((item, position) => ({
         id: randomUUID(),
         run_id: runId,
@@ -277,7 +311,7 @@ export class DatabaseBackupStore implements BackupStore {
         ...(run.holder
           ? {
               claimed_by: run.holder.workerId,
-              lease_expires_at: new Date(now.getTime() + run.holder.leaseMs),
+              lease_expires_at: this.dbTime(run.holder.leaseMs),
             }
           : {}),
       }));
@@ -353,6 +387,15 @@ export class DatabaseBackupStore implements BackupStore {
     };
   }
 
+  /**
+   * Fair claiming: requesters take turns. The requester with the fewest running items goes
+   * first, then the one whose last item started longest ago (never beats any time), then the
+   * one whose oldest queued item is oldest; within a requester, its oldest item in request
+   * order. So one user's 200-PVC run cannot starve another user's single backup.
+   *
+   * Still atomic across replicas: whatever the order, an item is only ever taken by the
+   * conditional `UPDATE … WHERE id = ? AND status = 'queued'` that changes it.
+   */
   async claimNextItem(
     workerId: string,
     leaseMs: number,
@@ -360,43 +403,67 @@ export class DatabaseBackupStore implements BackupStore {
   ): Promise<StoredItem | undefined> {
     this.checkWorkerId(workerId);
     const adHocIds = options.adHocItemIds ?? [];
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const candidates: { id: string; run_id: string }[] = await this.db('backup_item as i')
+    const claimable = () =>
+      this.db
+        .queryBuilder()
+        .from('backup_item as i')
         .join('backup_run as r', 'r.id', 'i.run_id')
         .where('i.status', 'queued')
         .where('r.cancel_requested', false)
         .where(q => {
           q.whereNot('r.destination', 'like', 'adhoc:%');
           if (adHocIds.length > 0) q.orWhereIn('i.id', adHocIds);
-        })
-        .orderBy([
-          { column: 'i.queued_at', order: 'asc' },
-          { column: 'i.position', order: 'asc' },
-          { column: 'i.id', order: 'asc' },
-        ])
-        .limit(CLAIM_CANDIDATES)
-        .select('i.id', 'i.run_id');
-      if (candidates.length === 0) {
+        });
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const waiting = claimable()
+        .groupBy('i.requested_by')
+        .select('i.requested_by')
+        .min({ oldest: 'i.queued_at' });
+      const turns: { requested_by: string }[] = await this.db
+        .from(waiting.as('q'))
+        .select('q.requested_by', 'q.oldest')
+        .select(
+          this.db.raw(
+            '(select count(*) from backup_item x where x.requested_by = q.requested_by and x.status = ?) as running',
+            ['running'],
+          ),
+          this.db.raw(
+            '(select max(x.started_at) from backup_item x where x.requested_by = q.requested_by) as last_started',
+          ),
+        )
+        .orderByRaw('running asc, last_started asc nulls first, oldest asc, requested_by asc')
+        .limit(CLAIM_REQUESTERS);
+      if (turns.length === 0) {
         return undefined;
       }
-      for (const candidate of candidates) {
-        const now = this.now();
-        const changed = await this.db('backup_item')
-          .where({ id: candidate.id, status: 'queued' })
-          .whereIn('run_id', this.db('backup_run').select('id').where('cancel_requested', false))
-          .update({
-            status: 'running',
-            claimed_by: workerId,
-            started_at: now,
-            lease_expires_at: new Date(now.getTime() + leaseMs),
-            progress_bytes: null,
-            progress_updated_at: null,
-          });
-        if (changed === 1) {
-          await this.recomputeRun(candidate.run_id);
-          return this.getItem(candidate.id);
+      for (const turn of turns) {
+        const candidates: { id: string; run_id: string }[] = await claimable()
+          .where('i.requested_by', turn.requested_by)
+          .orderBy([
+            { column: 'i.queued_at', order: 'asc' },
+            { column: 'i.position', order: 'asc' },
+            { column: 'i.id', order: 'asc' },
+          ])
+          .limit(CLAIM_CANDIDATES)
+          .select('i.id', 'i.run_id');
+        for (const candidate of candidates) {
+          const changed = await this.db('backup_item')
+            .where({ id: candidate.id, status: 'queued' })
+            .whereIn('run_id', this.db('backup_run').select('id').where('cancel_requested', false))
+            .update({
+              status: 'running',
+              claimed_by: workerId,
+              started_at: this.now(),
+              lease_expires_at: this.dbTime(leaseMs),
+              progress_bytes: null,
+              progress_updated_at: null,
+            });
+          if (changed === 1) {
+            await this.recomputeRun(candidate.run_id);
+            return this.getItem(candidate.id);
+          }
+          // Another worker took it (or its run was cancelled) in the meantime: next candidate.
         }
-        // Another worker took it (or its run was cancelled) in the meantime: next candidate.
       }
     }
     // Heavy contention; the caller polls again later.
@@ -405,20 +472,33 @@ export class DatabaseBackupStore implements BackupStore {
 
   async renewLease(itemId: string, workerId: string, leaseMs: number): Promise<boolean> {
     const changed = await this.heldItem(itemId, workerId).update({
-      lease_expires_at: new Date(this.now().getTime() + leaseMs),
+      lease_expires_at: this.dbTime(leaseMs),
     });
     return changed > 0;
   }
 
   async renewHeldQueuedItems(workerId: string, itemIds: string[], leaseMs: number): Promise<void> {
     this.checkWorkerId(workerId);
-    const leaseExpiresAt = new Date(this.now().getTime() + leaseMs);
     for (const chunk of chunks(itemIds, INSERT_CHUNK)) {
       await this.db('backup_item')
         .whereIn('id', chunk)
         .where({ claimed_by: workerId, status: 'queued' })
-        .update({ lease_expires_at: leaseExpiresAt });
+        .update({ lease_expires_at: this.dbTime(leaseMs) });
     }
+  }
+
+  async heldItemIds(workerId: string, itemIds: string[]): Promise<string[]> {
+    const held: string[] = [];
+    for (const chunk of chunks(itemIds, INSERT_CHUNK)) {
+      held.push(
+        ...(await this.db('backup_item')
+          .whereIn('id', chunk)
+          .where('claimed_by', workerId)
+          .whereIn('status', ['queued', 'running'])
+          .pluck('id')),
+      );
+    }
+    return held;
   }
 
   async updateRunningItem(
@@ -496,13 +576,15 @@ export class DatabaseBackupStore implements BackupStore {
     return row ? toBoolean(row.cancel_requested) : false;
   }
 
-  async interruptExpiredItems(now: Date): Promise<StoredItem[]> {
+  async interruptExpiredItems(): Promise<StoredItem[]> {
     // Running items, and queued items a replica holds (one-off destinations whose credentials
-    // only that replica has), whose lease ran out.
+    // only that replica has), whose lease ran out by the database's clock: a replica whose own
+    // clock runs ahead cannot interrupt another's live item.
+    const now = this.now();
     const expired: { id: string; run_id: string; status: string; lease_expires_at: Timestamp }[] =
       await this.db('backup_item')
         .where(q => q.where('status', 'running').orWhere(q2 => q2.where('status', 'queued').whereNotNull('claimed_by')))
-        .where('lease_expires_at', '<', now)
+        .where('lease_expires_at', '<', this.dbTime())
         .select('id', 'run_id', 'status', 'lease_expires_at');
     const interrupted: string[] = [];
     const runIds = new Set<string>();
@@ -510,7 +592,7 @@ export class DatabaseBackupStore implements BackupStore {
       // Guarded again: a renewal or a finish since the select wins over the interruption.
       const changed = await this.db('backup_item')
         .where({ id: row.id, status: row.status })
-        .where('lease_expires_at', '<', now)
+        .where('lease_expires_at', '<', this.dbTime())
         .update({
           status: 'interrupted',
           finished_at: now,
@@ -545,7 +627,7 @@ export class DatabaseBackupStore implements BackupStore {
   async liveItemIds(): Promise<string[]> {
     return this.db('backup_item')
       .where('status', 'running')
-      .where('lease_expires_at', '>=', this.now())
+      .where('lease_expires_at', '>=', this.dbTime())
       .orderBy('id')
       .pluck('id');
   }
@@ -617,6 +699,65 @@ export class DatabaseBackupStore implements BackupStore {
   /** The item, only while `workerId` holds it and it runs. */
   private heldItem(itemId: string, workerId: string) {
     return this.db('backup_item').where({ id: itemId, claimed_by: workerId, status: 'running' });
+  }
+
+  /**
+   * Serializes run creation per requester and per entity, so two concurrent requests cannot
+   * both pass the queue limits. PostgreSQL: transaction-scoped advisory locks, taken in sorted
+   * order (no deadlock). SQLite: the caller's first write takes the database write lock.
+   */
+  private async lockQueueOf(trx: Knex.Transaction, run: NewRun): Promise<void> {
+    if (!this.isPostgres) return;
+    const keys = [
+      `nkvm-queue:user:${run.requestedBy}`,
+      ...new Set(run.items.flatMap(i => (i.entityRef ? [`nkvm-queue:entity:${i.entityRef}`] : []))),
+    ].sort();
+    for (const key of keys) {
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [key]);
+    }
+  }
+
+  /** ConflictError (409) when the run would take its requester or an entity past a limit. */
+  private async checkQueueLimits(trx: Knex.Transaction, run: NewRun, limits: QueueLimits): Promise<void> {
+    if (limits.maxActivePerUser !== undefined) {
+      const [{ n }] = await trx('backup_item')
+        .where('requested_by', run.requestedBy)
+        .whereIn('status', ['queued', 'running'])
+        .count({ n: '*' });
+      if (Number(n) + run.items.length > limits.maxActivePerUser) {
+        throw new ConflictError(
+          `Too many backups waiting: ${run.requestedBy} has ${Number(n)} queued or running and asked for ` +
+            `${run.items.length} more; the limit is ${limits.maxActivePerUser} per requester ` +
+            `(volumeManager.queue.maxActivePerUser). Wait for some to finish, or cancel a run.`,
+        );
+      }
+    }
+    if (limits.maxActivePerEntity !== undefined) {
+      const asked = new Map<string, number>();
+      for (const item of run.items) {
+        if (item.entityRef) asked.set(item.entityRef, (asked.get(item.entityRef) ?? 0) + 1);
+      }
+      for (const chunk of chunks([...asked.keys()], KEYS_PER_QUERY)) {
+        const rows: { entity_ref: string; n: number | string }[] = await trx('backup_item')
+          .whereIn('entity_ref', chunk)
+          .whereIn('status', ['queued', 'running'])
+          .groupBy('entity_ref')
+          .select('entity_ref')
+          .count({ n: '*' });
+        const active = new Map(rows.map(r => [r.entity_ref, Number(r.n)]));
+        for (const entityRef of chunk) {
+          const n = active.get(entityRef) ?? 0;
+          const more = asked.get(entityRef)!;
+          if (n + more > limits.maxActivePerEntity) {
+            throw new ConflictError(
+              `Too many backups waiting for ${entityRef}: ${n} queued or running and ${more} more asked for; ` +
+                `the limit is ${limits.maxActivePerEntity} per entity (volumeManager.queue.maxActivePerEntity). ` +
+                `Wait for some to finish, or cancel a run.`,
+            );
+          }
+        }
+      }
+    }
   }
 
   private checkWorkerId(workerId: string) {

@@ -19,7 +19,7 @@ describe.each(databases.eachSupportedId())('held ad-hoc items on %p', databaseId
   async function store() {
     const knex = await databases.init(databaseId);
     await knex.migrate.latest({ directory: BACKUP_STORE_MIGRATIONS_DIR });
-    return DatabaseBackupStore.fromKnex(knex, { now });
+    return DatabaseBackupStore.fromKnex(knex, { now, databaseNow: now });
   }
 
   const run = (holder?: NewRun['holder']): NewRun => ({
@@ -46,12 +46,12 @@ describe.each(databases.eachSupportedId())('held ad-hoc items on %p', databaseId
     await s.renewHeldQueuedItems('replica-a', [ids[1]], LEASE);
     await s.renewLease(ids[0], 'replica-a', LEASE);
     t += LEASE / 2 + 1;
-    expect(await s.interruptExpiredItems(now())).toEqual([]);
+    expect(await s.interruptExpiredItems()).toEqual([]);
 
     // Another worker cannot renew it; the holder dies: both items end interrupted.
     await s.renewHeldQueuedItems('replica-b', [ids[1]], 10 * LEASE);
     t += LEASE + 1;
-    const interrupted = await s.interruptExpiredItems(now());
+    const interrupted = await s.interruptExpiredItems();
     expect(interrupted.map(i => [i.id, i.status]).sort()).toEqual(
       [
         [ids[0], 'interrupted'],
@@ -68,7 +68,7 @@ describe.each(databases.eachSupportedId())('held ad-hoc items on %p', databaseId
     const s = await store();
     const created = await s.createRun(run());
     t += 10 * LEASE;
-    expect(await s.interruptExpiredItems(now())).toEqual([]);
+    expect(await s.interruptExpiredItems()).toEqual([]);
     expect((await s.claimNextItem('replica-b', LEASE))?.runId).toBe(created.id);
   });
 });

@@ -18,6 +18,23 @@ async function tableNames(knex: Knex): Promise<string[]> {
   return rows.map(r => r.name).sort();
 }
 
+async function itemIndexNames(knex: Knex): Promise<string[]> {
+  if (knex.client.config.client === 'pg') {
+    const rows = await knex('pg_indexes').where({ tablename: 'backup_item' }).select<{ indexname: string }[]>('indexname');
+    return rows.map(r => r.indexname).sort();
+  }
+  const rows = await knex('sqlite_master')
+    .where({ type: 'index', tbl_name: 'backup_item' })
+    .select<{ name: string }[]>('name');
+  return rows.map(r => r.name).sort();
+}
+
+const FAIR_SHARE_INDEXES = [
+  'backup_item_entity_status_idx',
+  'backup_item_requester_started_idx',
+  'backup_item_requester_status_idx',
+];
+
 describe('migrations', () => {
   it('runs on both SQLite and PostgreSQL', () => {
     expect(databases.eachSupportedId().map(([id]) => id)).toEqual([
@@ -68,6 +85,15 @@ describe('migrations', () => {
     await knex('backup_run').where({ id: 'run-1' }).delete();
     const [{ n }] = await knex('backup_item').count({ n: '*' });
     expect(Number(n)).toBe(0);
+
+    // The fair-sharing migration adds its indexes and takes them away again on its own.
+    expect(await itemIndexNames(knex)).toEqual(expect.arrayContaining(FAIR_SHARE_INDEXES));
+    await knex.migrate.down(config);
+    const afterDown = await itemIndexNames(knex);
+    expect(afterDown.filter(name => FAIR_SHARE_INDEXES.includes(name))).toEqual([]);
+    expect(afterDown).toContain('backup_item_status_idx');
+    await knex.migrate.up(config);
+    expect(await itemIndexNames(knex)).toEqual(expect.arrayContaining(FAIR_SHARE_INDEXES));
 
     await knex.migrate.rollback(config, true);
     const remaining = await tableNames(knex);

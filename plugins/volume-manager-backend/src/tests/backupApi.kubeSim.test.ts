@@ -13,20 +13,14 @@ import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
-import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
+import { finishedRun, startPluginBackend } from '../__testUtils__/kubeSimBackend';
 
 jest.setTimeout(90_000);
 const databases = createTestDatabases();
 const user = mockCredentials.user.header('user:default/guest');
 type Server = Parameters<typeof request>[0];
 
-async function finished(server: Server, runId: string): Promise<BackupRun> {
-  for (;;) {
-    const res = await request(server).get(`/api/volume-manager/backups/${runId}`).set('Authorization', user);
-    if (res.body.items.every((i: { status: string }) => !['queued', 'running'].includes(i.status))) return res.body;
-    await new Promise(r => setTimeout(r, 100));
-  }
-}
+const finished = (server: Server, runId: string): Promise<BackupRun> => finishedRun(server, runId, user);
 
 function expectError(res: request.Response, status: number, name: string, message: RegExp) {
   expect({ status: res.status, name: res.body.error?.name }).toEqual({ status, name });

@@ -52,4 +52,34 @@ describe('LocalArchiveSink', () => {
     expect(await new LocalArchiveSink(dir).sweepStalePartials(60_000)).toEqual([stale]);
     expect([stale, fresh, done].map(f => existsSync(f))).toEqual([false, true, true]);
   });
+
+  it('never sweeps a partial that is being written, however long its stream stalls', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sink-'));
+    const sink = new LocalArchiveSink(dir);
+    const upload = await sink.open(target);
+    await new Promise<void>(resolve => upload.stream.write('first bytes', () => resolve()));
+    const partial = path.join(dir, 'c1', 'ns', 'data', 'data-20261126T051500Z.tar.gz.partial');
+    // The helper has sent nothing for ten minutes (a stalled exec, a slow volume).
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(partial, old, old);
+    expect(await sink.sweepStalePartials(60_000)).toEqual([]);
+    expect(existsSync(partial)).toBe(true);
+    upload.stream.end(' and the rest');
+    await upload.commit({ sha256: 'ab'.repeat(32), bytes: 24 });
+    expect(readFileSync(partial.replace(/\.partial$/, ''), 'utf8')).toBe('first bytes and the rest');
+  });
+
+  it("keeps a live partial fresh for another replica's sweep, and stops once it is done", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sink-'));
+    const writer = new LocalArchiveSink(dir, { touchIntervalMs: 50 });
+    const upload = await writer.open(target);
+    await new Promise<void>(resolve => upload.stream.write('first bytes', () => resolve()));
+    const partial = path.join(dir, 'c1', 'ns', 'data', 'data-20261126T051500Z.tar.gz.partial');
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(partial, old, old);
+    await new Promise(r => setTimeout(r, 300));
+    expect(await new LocalArchiveSink(dir).sweepStalePartials(60_000)).toEqual([]);
+    await upload.abort();
+    expect(existsSync(partial)).toBe(false);
+  });
 });

@@ -4,6 +4,10 @@
  * sidecar written and fsynced, and only then renamed to its final name, so an archive under its
  * final name is always complete and has its checksum next to it. While it streams, the archive
  * is flushed to disk every 32 MiB, so the final fsync does not wait for gigabytes of dirty pages.
+ *
+ * A `.partial` whose writer is live is never swept, however long its stream stalls: this sink
+ * skips the partials it has open, and touches them every `touchIntervalMs` so the sweep of
+ * another replica sharing the directory (which goes by age) sees them as fresh too.
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -32,11 +36,24 @@ async function writeDurably(file: string, content: string) {
   await fs.rename(partial, file);
 }
 
+export interface LocalArchiveSinkOptions {
+  /** How often an open `.partial` gets its mtime refreshed; keep it well below the sweep age. */
+  touchIntervalMs?: number;
+}
+
 export class LocalArchiveSink implements ArchiveSink {
   readonly id = 'local';
   readonly type = 'local';
+  /** Partials this sink is writing now. */
+  private readonly live = new Set<string>();
+  private readonly touchIntervalMs: number;
 
-  constructor(private readonly backupDir: string) {}
+  constructor(
+    private readonly backupDir: string,
+    options: LocalArchiveSinkOptions = {},
+  ) {
+    this.touchIntervalMs = options.touchIntervalMs ?? 30_000;
+  }
 
   /** The absolute path an archive URI of this sink points at, or undefined if it is not ours. */
   resolveUri(uri: string): string | undefined {
@@ -48,7 +65,8 @@ export class LocalArchiveSink implements ArchiveSink {
 
   /**
    * Removes `*.partial` files no writer has touched for `staleMs`: what a killed backend left
-   * behind. A live writer appends continuously, so its file stays fresh.
+   * behind. Never one this sink is writing; a live writer elsewhere touches its file every
+   * `touchIntervalMs`, so it stays fresh even while its stream stalls.
    */
   async sweepStalePartials(staleMs: number, now = Date.now()): Promise<string[]> {
     const removed: string[] = [];
@@ -63,7 +81,7 @@ export class LocalArchiveSink implements ArchiveSink {
         const p = path.join(dir, entry.name);
         if (entry.isDirectory()) {
           await walk(p);
-        } else if (entry.name.endsWith('.partial')) {
+        } else if (entry.name.endsWith('.partial') && !this.live.has(p)) {
           const info = await fs.stat(p).catch(() => undefined);
           if (info && now - info.mtimeMs > staleMs) {
             await fs.rm(p, { force: true });
@@ -83,6 +101,17 @@ export class LocalArchiveSink implements ArchiveSink {
     const partialPath = `${finalPath}.partial`;
     await fs.mkdir(dir, { recursive: true });
     const stream = createWriteStream(partialPath, { flags: 'wx', highWaterMark: 1024 * 1024 });
+    const live = this.live;
+    live.add(partialPath);
+    const toucher = setInterval(() => {
+      const t = new Date();
+      fs.utimes(partialPath, t, t).catch(() => {});
+    }, this.touchIntervalMs);
+    toucher.unref();
+    const done = () => {
+      clearInterval(toucher);
+      live.delete(partialPath);
+    };
     const closed = new Promise<void>((resolve, reject) => {
       stream.once('close', resolve);
       stream.once('error', reject);
@@ -92,20 +121,28 @@ export class LocalArchiveSink implements ArchiveSink {
     return {
       stream,
       async commit({ sha256 }) {
-        await stopSync();
-        if (!stream.writableEnded) stream.end();
-        await closed;
-        await fsyncPath(partialPath);
-        await writeDurably(`${finalPath}.sha256`, `${sha256}  ${path.basename(finalPath)}\n`);
-        await fs.rename(partialPath, finalPath);
-        await fsyncPath(dir);
-        return { uri: pathToFileURL(finalPath).toString() };
+        try {
+          await stopSync();
+          if (!stream.writableEnded) stream.end();
+          await closed;
+          await fsyncPath(partialPath);
+          await writeDurably(`${finalPath}.sha256`, `${sha256}  ${path.basename(finalPath)}\n`);
+          await fs.rename(partialPath, finalPath);
+          await fsyncPath(dir);
+          return { uri: pathToFileURL(finalPath).toString() };
+        } finally {
+          done();
+        }
       },
       async abort() {
-        await stopSync();
-        if (!stream.destroyed) stream.destroy();
-        await closed.catch(() => {});
-        await fs.rm(partialPath, { force: true });
+        try {
+          await stopSync();
+          if (!stream.destroyed) stream.destroy();
+          await closed.catch(() => {});
+          await fs.rm(partialPath, { force: true });
+        } finally {
+          done();
+        }
       },
     };
   }

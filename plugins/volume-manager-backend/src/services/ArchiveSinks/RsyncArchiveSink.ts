@@ -211,7 +211,7 @@ export class RsyncArchiveSink implements ArchiveSink {
         }
         const sidecarLine = `${sha256}  ${paths.fileName}\n`;
         await this.retry('uploading with rsync', async () => {
-          const controlDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nkvm-rsync-'));
+          const controlDir = await fs.mkdtemp(controlDirPrefix(os.tmpdir(), process.pid));
           try {
             await fs.chmod(controlDir, 0o700);
             await rsync(controlDir, signal);
@@ -291,6 +291,56 @@ export async function sweepStaleStaging(backupDir: string, staleMs: number, now 
       times.push((await fs.stat(path.join(dir, file)).catch(() => undefined))?.mtimeMs ?? 0);
     }
     if (now - Math.max(...times) > staleMs) {
+      await fs.rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+  }
+  return removed;
+}
+
+const CONTROL_DIR = /^nkvm-rsync-(?:(\d+)-)?[A-Za-z0-9]+$/;
+
+/** Control directories are `<tmp>/nkvm-rsync-<pid>-<random>`, named after the process. */
+function controlDirPrefix(tmpDir: string, pid: number): string {
+  return path.join(tmpDir, `nkvm-rsync-${pid}-`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes rsync control directories (private key, password file, askpass script, known_hosts)
+ * that a backend killed mid-upload left in the temp directory; run at start-up. A directory
+ * goes when the process that made it no longer runs, or when it carries this process's pid but
+ * is older than this process (a restarted container often gets the same pid). Directories of
+ * other live processes, and this process's own, stay. Unnamed (older) ones go after a day.
+ */
+export async function sweepOrphanedControlDirs(
+  tmpDir = os.tmpdir(),
+  options: { pid?: number; startedAt?: number; now?: number } = {},
+): Promise<string[]> {
+  const pid = options.pid ?? process.pid;
+  const now = options.now ?? Date.now();
+  const startedAt = options.startedAt ?? now - process.uptime() * 1000;
+  const removed: string[] = [];
+  for (const entry of await fs.readdir(tmpDir, { withFileTypes: true }).catch(() => [])) {
+    const match = entry.isDirectory() ? CONTROL_DIR.exec(entry.name) : null;
+    if (!match) continue;
+    const dir = path.join(tmpDir, entry.name);
+    const info = await fs.stat(dir).catch(() => undefined);
+    if (!info) continue;
+    const owner = match[1] ? Number(match[1]) : undefined;
+    let orphaned: boolean;
+    if (owner === undefined) orphaned = now - info.mtimeMs > 24 * 60 * 60 * 1000;
+    else if (owner === pid) orphaned = info.mtimeMs < startedAt;
+    else orphaned = !isRunning(owner);
+    if (orphaned) {
       await fs.rm(dir, { recursive: true, force: true });
       removed.push(dir);
     }

@@ -34,7 +34,7 @@ import type { LocalArchiveSink } from '../ArchiveSinks/LocalArchiveSink';
 import { normalizeRemoteDestination, type RemoteDestination } from '../ArchiveSinks/remoteDestination';
 import type { BackupWorker } from '../BackupWorker/BackupWorker';
 import { assertDns1123Namespace } from '../VolumeInventory/VolumeInventory';
-import { userRefOf, type VolumeQueryService } from '../VolumeInventory/VolumeQueryService';
+import { requesterRefOf, userRefOf, type VolumeQueryService } from '../VolumeInventory/VolumeQueryService';
 
 export interface ArchiveFile {
   path: string;
@@ -117,8 +117,8 @@ export function createBackupService(options: {
     },
 
     async createRun(request: CreateBackupRequest, credentials: BackstageCredentials): Promise<BackupRun> {
-      const userRef = userRefOf(credentials) ?? 'unknown';
-      if (!options.knownClusters(userRef).includes(request.cluster)) {
+      const requester = requesterRefOf(credentials);
+      if (!options.knownClusters(userRefOf(credentials)).includes(request.cluster)) {
         throw new InputError(`Unknown cluster '${request.cluster}'`);
       }
       if (request.volumes.length > config.maxVolumesPerRun) {
@@ -145,13 +145,16 @@ export function createBackupService(options: {
           `You may not back up ${denied.map(v => `'${v.namespace}/${v.name}'${v.entityRef ? ` (${v.entityRef})` : ''}`).join(', ')}`,
         );
       }
-      const run = await store.createRun({
-        cluster: request.cluster,
-        destination: destination.id,
-        requestedBy: userRef,
-        items: found.map(v => ({ namespace: v.namespace, pvc: v.name, entityRef: v.entityRef })),
-        holder: destination.adHoc ? { workerId: worker.workerId, leaseMs: worker.leaseMs } : undefined,
-      });
+      const run = await store.createRun(
+        {
+          cluster: request.cluster,
+          destination: destination.id,
+          requestedBy: requester,
+          items: found.map(v => ({ namespace: v.namespace, pvc: v.name, entityRef: v.entityRef })),
+          holder: destination.adHoc ? { workerId: worker.workerId, leaseMs: worker.leaseMs } : undefined,
+        },
+        config.queue,
+      );
       if (destination.adHoc) {
         sinks.registerAdHoc(
           run.items.map(i => i.id),

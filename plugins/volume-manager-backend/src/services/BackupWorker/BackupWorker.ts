@@ -28,6 +28,11 @@ export interface BackupWorkerOptions {
   publicFailure?(item: StoredItem, error: unknown): string | undefined;
   /** Called once an item this worker claimed has ended, whatever the outcome. */
   onItemDone?(item: StoredItem): void;
+  /**
+   * Called for a held one-off item (see `adHocItemIds`) that ended without this worker running
+   * it: cancelled on another replica, or interrupted after its lease ran out. Its secrets can go.
+   */
+  onHeldItemGone?(itemId: string): void;
   /** Called when an interrupted item's helper pod may be left behind. */
   cleanupHelper(item: StoredItem): Promise<void>;
   logger: LoggerService;
@@ -107,8 +112,14 @@ export class BackupWorker {
     if (held.length > 0 && Date.now() - this.lastHeldRenewal > this.leaseMs / 4) {
       this.lastHeldRenewal = Date.now();
       await this.options.store.renewHeldQueuedItems(this.workerId, held, this.leaseMs);
+      // Items that ended elsewhere never reach runItem: release what is held for them. An item
+      // this worker claimed meanwhile is `running` under its id, so it still counts as held.
+      const still = new Set(await this.options.store.heldItemIds(this.workerId, held));
+      for (const id of held) {
+        if (!still.has(id) && !this.running.has(id)) this.options.onHeldItemGone?.(id);
+      }
     }
-    const interrupted = await this.options.store.interruptExpiredItems(new Date());
+    const interrupted = await this.options.store.interruptExpiredItems();
     for (const item of interrupted) {
       this.options.logger.warn('Backup interrupted: its replica stopped', {
         itemId: item.id,

@@ -220,7 +220,12 @@ export function createClusterRegistry(options: {
           clientOptions,
         );
       } catch (error) {
-        throw new InputError(`The pasted kubeconfig cannot be used: ${(error as Error).message}`);
+        // The client's YAML parser quotes the offending line (maybe a token): never pass it on.
+        const reason =
+          (error as Error).name === 'YAMLException'
+            ? 'the Kubernetes client cannot parse its YAML'
+            : (error as Error).message;
+        throw new InputError(`The pasted kubeconfig cannot be used: ${reason}`);
       }
       const expiresAt = now() + SESSION_TTL_MS;
       const entry: SessionEntry = {

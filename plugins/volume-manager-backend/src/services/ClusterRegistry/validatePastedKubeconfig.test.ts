@@ -22,6 +22,26 @@ users:
 `;
 
 describe('validatePastedKubeconfig', () => {
+  it.each([
+    ['an unterminated quote', 'users:\n  - name: u\n    user:\n      token: "sk-live-TOKEN0123456789abcdef\n'],
+    ['a compact nested mapping', 'users:\n  - name: u\n    user: { token: sk-live-TOKEN0123456789abcdef: x: y }\n'],
+    ['an unclosed flow map', 'users: [{ name: u, user: { token: sk-live-TOKEN0123456789abcdef }\n'],
+    ['an unknown tag', 'users:\n  - name: u\n    user:\n      token: !secret sk-live-TOKEN0123456789abcdef\n'],
+    ['a bad indent', 'users:\n  - name: u\n    user:\n      token: sk-live-TOKEN0123456789abcdef\n     client-key-data: x: y\n'],
+  ])('says where the YAML is broken without echoing its content (%s)', (_, text) => {
+    let thrown: Error | undefined;
+    try {
+      validatePastedKubeconfig(text);
+    } catch (error) {
+      thrown = error as Error;
+    }
+    expect(thrown?.name).toBe('InputError');
+    const message = thrown?.message ?? '';
+    expect(message).toMatch(/^The pasted kubeconfig is not valid YAML \([A-Z_]+ at line \d+, column \d+\)$/);
+    expect(message).not.toContain('TOKEN0123456789');
+    expect(message).not.toContain('sk-live');
+  });
+
   it('accepts a kubeconfig with inline credentials', () => {
     expect(validatePastedKubeconfig(good)).toEqual({ contexts: ['ctx'], currentContext: 'ctx' });
   });

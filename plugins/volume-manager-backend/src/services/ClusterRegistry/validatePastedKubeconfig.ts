@@ -1,5 +1,5 @@
 import { InputError } from '@backstage/errors';
-import { parse } from 'yaml';
+import { parseDocument, YAMLError } from 'yaml';
 
 /** Pasted kubeconfigs larger than this are refused. */
 export const MAX_PASTED_KUBECONFIG_BYTES = 64 * 1024;
@@ -30,6 +30,18 @@ function findForbidden(value: unknown, path: string, problems: string[]) {
   }
 }
 
+/**
+ * Where parsing failed, never what was there: the parser's own message quotes the offending
+ * line, which may hold a token or key.
+ */
+function whereYamlFailed(error: unknown): string {
+  if (error instanceof YAMLError) {
+    const at = error.linePos?.[0];
+    return ` (${error.code}${at ? ` at line ${at.line}, column ${at.col}` : ''})`;
+  }
+  return '';
+}
+
 export interface PastedKubeconfigSummary {
   contexts: string[];
   currentContext?: string;
@@ -48,9 +60,15 @@ export function validatePastedKubeconfig(text: string): PastedKubeconfigSummary 
   }
   let doc: unknown;
   try {
-    doc = parse(text, { maxAliasCount: 10 });
+    // parseDocument rather than parse: parse logs warnings (with content) to the console.
+    const parsed = parseDocument(text);
+    // Warnings too (an unknown tag): the Kubernetes client's own YAML parser refuses those
+    // later with a message that quotes the line.
+    if (parsed.errors.length > 0) throw parsed.errors[0];
+    if (parsed.warnings.length > 0) throw parsed.warnings[0];
+    doc = parsed.toJS({ maxAliasCount: 10 });
   } catch (error) {
-    throw new InputError(`The pasted kubeconfig is not valid YAML: ${(error as Error).message}`);
+    throw new InputError(`The pasted kubeconfig is not valid YAML${whereYamlFailed(error)}`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new InputError('The pasted kubeconfig is not a YAML mapping');

@@ -32,6 +32,8 @@ describe('volume inventory against kube-sim', () => {
             { name: 'demo', kubeconfigPath: sim.kubeconfigPath, context: 'kube-sim-admin' },
             { name: 'down', kubeconfigPath: downClusterKubeconfig() },
           ],
+          // Each test here observes a listing of its own (the cache has its own suite below).
+          discovery: { cacheTtlSeconds: 0 },
         },
       },
     }));
@@ -145,6 +147,70 @@ describe('volume inventory against kube-sim', () => {
     const before = sim.listRequestCount('pods');
     await volumes('?cluster=demo');
     expect(sim.listRequestCount('pods')).toBe(before + 1);
+  });
+});
+
+describe('volume inventory cache on the scale fixture', () => {
+  jest.setTimeout(300_000);
+  let sim: KubeSim;
+  let server: Parameters<typeof request>[0];
+  const RESOURCES = ['persistentvolumeclaims', 'pods', 'apps/statefulsets', 'apps/replicasets', 'batch/jobs'];
+  // The helper-pod janitor lists pods by label on its own schedule; those are not the inventory's.
+  const janitorPodLists = () =>
+    sim.requestLog.filter(e => /\/pods\?/.test(e.url) && e.url.includes('labelSelector')).length;
+  const inventoryLists = (r: string) => sim.listRequestCount(r) - (r === 'pods' ? janitorPodLists() : 0);
+  const counts = () => Object.fromEntries(RESOURCES.map(r => [r, inventoryLists(r)]));
+  const delta = (before: Record<string, number>) =>
+    Object.fromEntries(RESOURCES.map(r => [r, inventoryLists(r) - before[r]]));
+
+  beforeAll(async () => {
+    sim = await startKubeSim({ fixture: 'scale' });
+    const knex = await databases.init('SQLITE_3');
+    ({ server } = await startPluginBackend({
+      knex,
+      config: {
+        volumeManager: {
+          // Two names for the same cluster: one to measure a single listing, one for the burst.
+          clusters: [
+            { name: 'single', kubeconfigPath: sim.kubeconfigPath },
+            { name: 'burst', kubeconfigPath: sim.kubeconfigPath },
+          ],
+          discovery: { timeoutSeconds: 120, cacheTtlSeconds: 60 },
+        },
+      },
+    }));
+  });
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
+  it('serves twenty concurrent GET /volumes from one cluster-wide list per resource', async () => {
+    let before = counts();
+    const single = await request(server).get('/api/volume-manager/volumes?cluster=single').set('Authorization', user);
+    expect(single.status).toBe(200);
+    expect(single.body.items).toHaveLength(5_000);
+    const oneListing = delta(before);
+    expect(oneListing.persistentvolumeclaims).toBeGreaterThan(0);
+    expect(oneListing.pods).toBeGreaterThan(0);
+
+    before = counts();
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        request(server).get('/api/volume-manager/volumes?cluster=burst').set('Authorization', user),
+      ),
+    );
+    expect(burst.map(r => r.status)).toEqual(Array(20).fill(200));
+    expect(burst.every(r => r.body.items.length === 5_000)).toBe(true);
+    // Exactly what one listing takes (20,000 pods in pages of 500: 40 requests); without the
+    // cache, twenty times as many.
+    expect(oneListing.pods).toBe(40);
+    expect(delta(before)).toEqual(oneListing);
+
+    // Within the TTL, another request lists nothing at all.
+    before = counts();
+    const again = await request(server).get('/api/volume-manager/volumes?cluster=burst').set('Authorization', user);
+    expect(again.body.items).toHaveLength(5_000);
+    expect(delta(before)).toEqual(Object.fromEntries(RESOURCES.map(r => [r, 0])));
   });
 });
 

@@ -2,6 +2,11 @@
  * VolumeInventory: PVCs + pods (+ the workloads that own them) -> Volume[] for one or every
  * cluster. Each cluster gets `discovery.timeoutSeconds`; a cluster that is down, too slow or
  * forbidden becomes an entry in `errors` while the others still answer.
+ *
+ * What a cluster listed is cached per cluster and namespace scope for
+ * `discovery.cacheTtlSeconds`, with one listing in flight at a time (clusterObjectsCache.ts),
+ * so concurrent `GET /volumes` share one list per resource. Entity matching runs on the cached
+ * objects per request. A request with `fresh: true` (backup creation) always lists anew.
  */
 import { InputError } from '@backstage/errors';
 import type {
@@ -12,7 +17,8 @@ import type {
 import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 import { buildVolumes } from './buildVolumes';
-import { collectClusterObjects, toInventoryError } from './collectClusterObjects';
+import { createClusterObjectsCache } from './clusterObjectsCache';
+import { collectClusterObjects, toInventoryError, type ClusterObjects } from './collectClusterObjects';
 import type { EntityMatcher } from './entityMatch';
 import { namespaceOwners } from './namespaceOwnership';
 
@@ -31,6 +37,8 @@ export interface InventoryRequest {
   onlyEntityRef?: string;
   /** The user, for pasted-kubeconfig sessions. */
   userRef?: string;
+  /** List the cluster now rather than serve a cached listing (backup creation). */
+  fresh?: boolean;
 }
 
 export interface VolumeInventory {
@@ -54,28 +62,50 @@ function intersect(...sets: Array<string[] | undefined>): string[] | undefined {
   return result;
 }
 
+class DiscoveryTimeout extends Error {}
+
 export function createVolumeInventory(options: {
   registry: ClusterRegistry;
   config: VolumeManagerConfig;
 }): VolumeInventory {
   const { registry, config } = options;
+  const cache = createClusterObjectsCache<ClusterObjects>({
+    ttlMs: config.discovery.cacheTtlSeconds * 1000,
+  });
+
+  /** One listing, with its own time budget (shared by every request that waits for it). */
+  async function listCluster(
+    client: Parameters<typeof collectClusterObjects>[0],
+    namespaces: string[] | undefined,
+  ): Promise<ClusterObjects> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), config.discovery.timeoutSeconds * 1000);
+    try {
+      return await collectClusterObjects(client, {
+        namespaces,
+        maxNamespaceScan: config.discovery.maxNamespaceScan,
+        signal: controller.signal,
+        readNamespaces: Boolean(config.ownership?.namespaceLabel),
+      });
+    } catch (error) {
+      throw controller.signal.aborted ? new DiscoveryTimeout() : error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   async function inventoryCluster(
     cluster: string,
     request: InventoryRequest,
     namespaces: string[] | undefined,
   ): Promise<{ items: Volume[]; errors: InventoryError[] }> {
-    const timeoutMs = config.discovery.timeoutSeconds * 1000;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
       const client = await registry.getClient(cluster, request.userRef);
-      const objects = await collectClusterObjects(client, {
-        namespaces,
-        maxNamespaceScan: config.discovery.maxNamespaceScan,
-        signal: controller.signal,
-        readNamespaces: Boolean(config.ownership?.namespaceLabel),
-      });
+      const objects = request.fresh
+        ? await listCluster(client, namespaces)
+        : await cache.get(client, namespaces ? [...namespaces].sort().join(',') : '*', () =>
+            listCluster(client, namespaces),
+          );
       let items = buildVolumes(objects, {
         cluster,
         entities: request.entities,
@@ -88,7 +118,7 @@ export function createVolumeInventory(options: {
       }
       return { items, errors: objects.errors };
     } catch (error) {
-      if (controller.signal.aborted) {
+      if (error instanceof DiscoveryTimeout) {
         return {
           items: [],
           errors: [
@@ -101,8 +131,6 @@ export function createVolumeInventory(options: {
         };
       }
       return { items: [], errors: [toInventoryError(cluster, error)] };
-    } finally {
-      clearTimeout(timer);
     }
   }
 

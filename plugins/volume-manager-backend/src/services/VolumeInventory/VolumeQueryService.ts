@@ -62,6 +62,17 @@ export function userRefOf(credentials: BackstageCredentials): string | undefined
   return principal.type === 'user' ? principal.userEntityRef : undefined;
 }
 
+/**
+ * Who asked, as stored in `requested_by` and used for fair sharing: a user's entity ref, or
+ * `service:<subject>` for a Backstage service principal (automation).
+ */
+export function requesterRefOf(credentials: BackstageCredentials): string {
+  const principal = credentials.principal as { type?: string; userEntityRef?: string; subject?: string };
+  if (principal.type === 'user' && principal.userEntityRef) return principal.userEntityRef;
+  if (principal.type === 'service' && principal.subject) return `service:${principal.subject}`.slice(0, 255);
+  return 'unknown';
+}
+
 export function createVolumeQueryService(options: {
   inventory: VolumeInventory;
   catalog: CatalogService;
@@ -220,7 +231,8 @@ export function createVolumeQueryService(options: {
       const namespaces = [...new Set(refs.map(r => r.namespace))];
       const found = new Map<string, Volume>();
       for (const namespace of namespaces) {
-        const result = await inventory.list({ cluster, namespace, entities, userRef: userRefOf(credentials) });
+        // Fresh: a backup request must see the PVCs (and their mounting pods) as they are now.
+        const result = await inventory.list({ cluster, namespace, entities, userRef: userRefOf(credentials), fresh: true });
         if (result.items.length === 0 && result.errors.length > 0) {
           throw new InputError(
             `Cannot read namespace '${namespace}' of cluster '${cluster}': ${result.errors.map(e => e.message).join('; ')}`,

@@ -61,6 +61,18 @@ describe('ScpArchiveSink against a server that stops answering', () => {
     );
   });
 
+  it('aborts an upload that has not failed yet, and removes the partial file', async () => {
+    const sink = await sinkFor(() => false, 5000);
+    const upload = await sink.open(target);
+    await write(upload, randomBytes(50_000));
+    const partial = path.join(server!.root, 'backups/c1/ns/data/data-20261204T100000Z.tar.gz.partial');
+    expect(fs.existsSync(partial)).toBe(true);
+    const started = Date.now();
+    await upload.abort();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(fs.existsSync(partial)).toBe(false);
+  });
+
   it('fails the commit within the command timeout when sha256sum never returns', async () => {
     const sink = await sinkFor(request => request.startsWith('exec sha256sum'), 1000);
     const data = randomBytes(100_000);

@@ -269,7 +269,9 @@ export class ScpArchiveSink implements ArchiveSink {
         return { uri };
       },
       abort: async () => {
-        if (!stream.destroyed) stream.destroy();
+        // With an error, so that `uploading` settles: a plain destroy() emits no 'error', and
+        // an idle writer never fails on its own.
+        if (!stream.destroyed) stream.destroy(new ArchiveSinkError(`${where}: aborted`, { transient: false }));
         first.session.close();
         await uploading.catch(() => {});
         const s = await connectSsh(d, Math.min(5000, timeoutMs)).catch((error: unknown) => {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { HELPER_POD_MANAGED_BY_LABEL } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
 import type { ClusterClient } from '../../kubernetes/ClusterClient';
@@ -91,6 +91,37 @@ async function hostnameOf(client: ClusterClient, node: string, signal: AbortSign
   } catch {
     if (signal.aborted) throw new Error('The backup was cancelled');
     return node; // without `get nodes`, the node name is the usual hostname label
+  }
+}
+
+/**
+ * The tolerations a helper needs to land where an unmounted PVC's volume lives: a node-local PV
+ * (local-path, local volumes) carries node affinity, and if that node is tainted no pod is there
+ * to copy tolerations from. Without read access to the PV or the node this gives none, and the
+ * helper's Pending reason says why.
+ */
+async function tolerationsForVolumeNode(
+  client: ClusterClient,
+  pvc: V1PersistentVolumeClaim,
+  signal: AbortSignal,
+): Promise<V1Toleration[] | undefined> {
+  const volumeName = pvc.spec?.volumeName;
+  if (!volumeName) return undefined;
+  try {
+    const pv = await client.get<V1PersistentVolume>('persistentvolumes', undefined, volumeName, { signal });
+    const hostnames = (pv.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [])
+      .flatMap(term => term.matchExpressions ?? [])
+      .filter(e => e.key === 'kubernetes.io/hostname' && e.operator === 'In')
+      .flatMap(e => e.values ?? []);
+    if (hostnames.length !== 1) return undefined;
+    const node = await getNode(client, hostnames[0], signal);
+    const tolerations = (node.spec?.taints ?? [])
+      .filter(t => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+      .map(t => ({ key: t.key, operator: t.value ? 'Equal' : 'Exists', ...(t.value && { value: t.value }), effect: t.effect }));
+    return tolerations.length ? tolerations : undefined;
+  } catch {
+    if (signal.aborted) throw new Error('The backup was cancelled');
+    return undefined;
   }
 }
 
@@ -200,7 +231,9 @@ export function createBackupExecutor(options: {
         image: config.helper.image,
         activeDeadlineSeconds: config.helper.activeDeadlineSeconds,
         hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!, hooks.signal) : undefined,
-        tolerations: pinned ? user?.spec?.tolerations : undefined,
+        tolerations: pinned
+          ? user?.spec?.tolerations
+          : (users.length === 0 && (await tolerationsForVolumeNode(client, pvc, hooks.signal))) || undefined,
         workloadSecurity: workloadSecurity(user, job.pvc),
         defaultSecurityMode: config.helper.defaultSecurityMode,
         readAll: config.helper.readAllNamespaces.includes(job.namespace),

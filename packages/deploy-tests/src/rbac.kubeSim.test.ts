@@ -119,7 +119,13 @@ describe('deploy/k8s/rbac against the calls the backend makes', () => {
     // An orphan left by a "crashed" replica: the start-up janitor must be allowed to remove it.
     await kubectl(sim, ['create', '-f', '-'], orphanHelperPod('search', 'nkvm-helper-orphan'));
     const backupDir = tempDir('rbac-backups');
-    const backend = await startBackend({ kubeconfig: kubeconfigFile(sim, token), backupDir, databases });
+    // As in the demo's app-config: platform-debug's odd tree needs root with DAC_READ_SEARCH.
+    const backend = await startBackend({
+      kubeconfig: kubeconfigFile(sim, token),
+      backupDir,
+      databases,
+      helper: { readAllNamespaces: ['platform'] },
+    });
 
     for (let i = 0; (await helperPods(sim)).length > 0; i++) {
       if (i > 100) throw new Error(`the janitor did not remove ${await helperPods(sim)}`);

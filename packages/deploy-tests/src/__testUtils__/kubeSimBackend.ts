@@ -42,6 +42,9 @@ export async function helperPods(sim: KubeSim): Promise<string[]> {
   return (await kubectl(sim, ['get', 'pods', '-A', '-l', HELPER_SELECTOR, '-o', 'name'])).split('\n').filter(Boolean);
 }
 
+/** The installation id the test backends run with: the janitor deletes only helpers labelled with it. */
+export const INSTALLATION_ID = 'deploy-tests';
+
 export async function startBackend(options: { kubeconfig: string; backupDir: string; helper?: object; databases: TestDatabases }) {
   const knex = await options.databases.init('SQLITE_3');
   // The plugin as a host backend installs it; permissions ALLOW (the policy is tested elsewhere),
@@ -54,6 +57,7 @@ export async function startBackend(options: { kubeconfig: string; backupDir: str
         data: {
           volumeManager: {
             backupDir: options.backupDir,
+            installationId: INSTALLATION_ID,
             helper: { podTimeoutSeconds: 15, ...options.helper },
             clusters: [{ name: 'demo', kubeconfigPath: options.kubeconfig }],
           },
@@ -112,6 +116,7 @@ export function orphanHelperPod(namespace: string, name: string): string {
       labels: {
         'app.kubernetes.io/managed-by': 'nerdy-k8s-volume-manager',
         'volume-manager.nkvm.io/item-id': '00000000-0000-4000-8000-000000000000',
+        'volume-manager.nkvm.io/installation-id': INSTALLATION_ID,
       },
     },
     spec: { restartPolicy: 'Never', containers: [{ name: 'helper', image: 'alpine:3.20', command: ['sleep', '3600'] }] },

@@ -88,11 +88,11 @@ describe('migrations', () => {
 
     // The fair-sharing migration adds its indexes and takes them away again on its own.
     expect(await itemIndexNames(knex)).toEqual(expect.arrayContaining(FAIR_SHARE_INDEXES));
-    await knex.migrate.down(config);
+    await knex.migrate.down({ ...config, name: '20261204_fair_share.js' });
     const afterDown = await itemIndexNames(knex);
     expect(afterDown.filter(name => FAIR_SHARE_INDEXES.includes(name))).toEqual([]);
     expect(afterDown).toContain('backup_item_status_idx');
-    await knex.migrate.up(config);
+    await knex.migrate.up({ ...config, name: '20261204_fair_share.js' });
     expect(await itemIndexNames(knex)).toEqual(expect.arrayContaining(FAIR_SHARE_INDEXES));
 
     await knex.migrate.rollback(config, true);

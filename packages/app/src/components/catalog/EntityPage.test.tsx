@@ -78,6 +78,9 @@ function renderEntityPage(entity: Entity) {
   );
 }
 
+// Rendering the whole entity page in jsdom takes seconds on two cores shared with other suites.
+jest.setTimeout(30_000);
+
 describe('entityPage', () => {
   it('shows the Volumes tab for a component with a Kubernetes annotation', async () => {
     await renderEntityPage(

@@ -9,6 +9,7 @@ import {
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { volumeManagerApiRef, type VolumeManagerApi } from '../../api';
+import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import {
   backupItem,
   createFakeVolumeManagerApi,
@@ -149,11 +150,18 @@ describe('VolumeManagerPage', () => {
 
   it('lists runs across the portal and cancels an unfinished one', async () => {
     const running = backupItem({ id: 'i-9', runId: '9f1c2d3e-0000-4000-8000-000000000000', status: 'running', bytes: null, finishedAt: null, progress: { bytes: 2048, bytesPerSecond: 1024 } });
-    const listBackups = jest
-      .fn()
-      .mockResolvedValueOnce({ items: [running, backupItem()], nextCursor: null })
-      .mockResolvedValue({ items: [{ ...running, status: 'cancelled', progress: null }, backupItem()], nextCursor: null });
-    const api = fullApi({ listBackups, cancelBackupRun: jest.fn().mockResolvedValue({}) });
+    // The run stays running until it is cancelled, however often the card polls meanwhile (on a
+    // loaded machine a poll can land between finding the button and clicking it).
+    let cancelled = false;
+    const listBackups = jest.fn(async () => ({
+      items: [cancelled ? { ...running, status: 'cancelled' as const, progress: null } : running, backupItem()],
+      nextCursor: null,
+    }));
+    const cancelBackupRun = jest.fn(async (_runId: string) => {
+      cancelled = true;
+      return {} as BackupRun;
+    });
+    const api = fullApi({ listBackups, cancelBackupRun });
     await renderPage(api);
 
     const runs = await screen.findByRole('table', { name: 'Backup runs' });

@@ -21,6 +21,7 @@ export const DEBIAN_PACKAGES = {
     'util-linux',
     'openssl',
     'chromium', // the end-to-end tests (playwright-core drives /usr/bin/chromium)
+    'gdb', // kube-sim's kubectl test that stalls kubectl's stream creation
     'vsftpd', // FTP and FTPS destination tests
     'openssh-server', // SCP (SFTP) and RSYNC destination tests
     'openssh-client',

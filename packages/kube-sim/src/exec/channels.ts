@@ -33,6 +33,13 @@ const STDOUT_POOL_SIZE = Math.ceil(HIGH_WATER / STDOUT_READ_BYTES) + 4;
  */
 const orphanGraceMs = () => envInt('KUBE_SIM_EXEC_ORPHAN_GRACE_MS', 5000);
 
+/**
+ * How long a transport waits, once the Status is queued, for a client that has stopped reading
+ * to take the rest of the output and close, before it drops the connection (env
+ * KUBE_SIM_EXEC_FINISH_TIMEOUT_MS, default 15 minutes).
+ */
+export const FINISH_TIMEOUT_MS = envInt('KUBE_SIM_EXEC_FINISH_TIMEOUT_MS', 15 * 60 * 1000);
+
 export const STREAM_STDIN = 0;
 export const STREAM_STDOUT = 1;
 export const STREAM_STDERR = 2;

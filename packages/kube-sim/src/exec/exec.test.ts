@@ -252,11 +252,32 @@ describe('exec over WebSocket with client-node 1.4.0', () => {
   });
 });
 
-/** A raw ws client, to check framing details client-node hides. */
-function rawExec(url: string, query: string, protocols: string[]): Promise<{ protocol: string; frames: Buffer[]; closeCode: number }> {
+/**
+ * A raw ws client, to check framing details client-node hides. With `bytesPerSecond` it reads
+ * the socket no faster than that, as a client whose destination is slow.
+ */
+function rawExec(
+  url: string,
+  query: string,
+  protocols: string[],
+  opts: { bytesPerSecond?: number } = {},
+): Promise<{ protocol: string; frames: Buffer[]; closeCode: number }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/namespaces/ns/pods/p/exec?${query}`, protocols);
     const frames: Buffer[] = [];
+    const rate = opts.bytesPerSecond;
+    if (rate) {
+      const started = Date.now();
+      let received = 0;
+      ws.on('message', (d: Buffer) => {
+        received += d.length;
+        const wait = started + (received / rate) * 1000 - Date.now();
+        if (wait > 1 && !ws.isPaused) {
+          ws.pause();
+          setTimeout(() => ws.resume(), wait);
+        }
+      });
+    }
     ws.on('message', (d: Buffer) => frames.push(Buffer.from(d)));
     ws.on('error', reject);
     ws.on('close', code => resolve({ protocol: ws.protocol, frames, closeCode: code }));
@@ -276,6 +297,30 @@ describe('exec WebSocket protocol details', () => {
       '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c echo hi; exit 4], exit code 4","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"4"}]}}',
     );
   });
+
+  it.each(['v5.channel.k8s.io', 'v4.channel.k8s.io'])(
+    'over %s, hands every stdout and stderr byte to the socket before the Status, which comes last',
+    async protocol => {
+      // 32 MiB of stdout around 1 MiB of stderr, to a client that reads 32 MiB/s: the command
+      // blocks on its full pipes, and when it exits its last output is still in kube-sim's buffers.
+      const script = 'yes 0123456789abcdef | head -c 16777216; yes err | head -c 1048576 >&2; yes tail | head -c 16777216; exit 7';
+      const r = await rawExec(h.url, `command=sh&command=-c&command=${encodeURIComponent(script)}&stdout=true&stderr=true`, [protocol], {
+        bytesPerSecond: 32 * 1024 * 1024,
+      });
+      const expected = (line: string, n: number) => line.repeat(Math.ceil(n / line.length)).slice(0, n);
+      expect(r.closeCode).toBe(1000);
+      const statusAt = r.frames.findIndex(f => f[0] === 3 && f.length > 1);
+      expect(statusAt).toBe(r.frames.length - 1);
+      expect(JSON.parse(r.frames[statusAt].subarray(1).toString()).details).toEqual({ causes: [{ reason: 'ExitCode', message: '7' }] });
+      const channel = (c: number) => Buffer.concat(r.frames.filter(f => f[0] === c).map(f => f.subarray(1))).toString();
+      const stdout = channel(1);
+      expect(stdout.length).toBe(33554432);
+      expect(stdout === expected('0123456789abcdef\n', 16777216) + expected('tail\n', 16777216)).toBe(true);
+      const stderr = channel(2);
+      expect(stderr.length).toBe(1048576);
+      expect(stderr === expected('err\n', 1048576)).toBe(true);
+    },
+  );
 
   it('sends only the failure message on the error channel for channel.k8s.io', async () => {
     const ok = await rawExec(h.url, 'command=true&stderr=true', ['channel.k8s.io']);

@@ -65,8 +65,23 @@ function data(streamId: number, flags: number, payload: Buffer): Buffer {
 }
 
 /** Opens an upgraded SPDY connection; resolves with the response head and a frame reader. */
-function connect(query: string, protocols: string[]) {
-  const sock = net.connect(h.port, '127.0.0.1');
+function connect(query: string, protocols: string[], opts: { bytesPerSecond?: number; halfOpen?: boolean } = {}) {
+  // With halfOpen the server's FIN does not end the client's side, as with a Go client.
+  const sock = net.connect({ port: h.port, host: '127.0.0.1', allowHalfOpen: opts.halfOpen ?? false });
+  const rate = opts.bytesPerSecond;
+  if (rate) {
+    // a client whose destination is slow: it reads the socket no faster than `rate`
+    const started = Date.now();
+    let received = 0;
+    sock.on('data', d => {
+      received += d.length;
+      const wait = started + (received / rate) * 1000 - Date.now();
+      if (wait > 1 && !sock.isPaused()) {
+        sock.pause();
+        setTimeout(() => sock.resume(), wait);
+      }
+    });
+  }
   let buf = Buffer.alloc(0);
   let head: string | undefined;
   const frames: Frame[] = [];
@@ -167,6 +182,67 @@ describe('exec over SPDY/3.1', () => {
     expect(goaway).toHaveLength(1);
     expect(c.frames[c.frames.length - 1]).toBe(goaway[0]);
     expect(goaway[0].payload.readUInt32BE(4)).toBe(0);
+  });
+
+  it('hands every stdout and stderr byte to the socket before the Status, then FINs, then GOAWAY', async () => {
+    // 32 MiB of stdout around 1 MiB of stderr, to a client that reads 32 MiB/s: the command
+    // blocks on its full pipes, and when it exits its last output is still in kube-sim's buffers.
+    const script = 'yes 0123456789abcdef | head -c 16777216; yes err | head -c 1048576 >&2; yes tail | head -c 16777216; exit 7';
+    const c = connect(`command=sh&command=-c&command=${encodeURIComponent(script)}&stdout=true&stderr=true`, ['v4.channel.k8s.io'], {
+      bytesPerSecond: 32 * 1024 * 1024,
+    });
+    await c.until(() => c.head() !== undefined);
+    const deflate = newDeflate();
+    c.sock.write(await synStream(deflate, 1, 'error'));
+    c.sock.write(await synStream(deflate, 3, 'stdout'));
+    c.sock.write(await synStream(deflate, 5, 'stderr'));
+    await c.until(() => c.closed());
+
+    const dataFrames = c.frames.filter(f => !f.control);
+    const statusAt = dataFrames.findIndex(f => f.streamId === 1 && f.payload.length > 0);
+    const lastOutputAt = Math.max(...[3, 5].map(id => dataFrames.map(f => f.streamId === id && f.payload.length > 0).lastIndexOf(true)));
+    const finAt = (id: number) => dataFrames.findIndex(f => f.streamId === id && f.flags & 1);
+    expect(lastOutputAt).toBeLessThan(statusAt);
+    // after the Status only the empty FIN frames, one per stream
+    expect(dataFrames.slice(statusAt + 1).map(f => [f.streamId, f.flags, f.payload.length])).toEqual([
+      [3, 1, 0],
+      [5, 1, 0],
+      [1, 1, 0],
+    ]);
+    expect([finAt(3), finAt(5), finAt(1)].every(i => i > statusAt)).toBe(true);
+    expect(c.frames[c.frames.length - 1].type).toBe(7); // GOAWAY last
+    expect(JSON.parse(dataFrames[statusAt].payload.toString()).details).toEqual({ causes: [{ reason: 'ExitCode', message: '7' }] });
+
+    const expected = (line: string, n: number) => line.repeat(Math.ceil(n / line.length)).slice(0, n);
+    const body = (id: number) => Buffer.concat(dataFrames.filter(f => f.streamId === id).map(f => f.payload)).toString();
+    const stdout = body(3);
+    expect(stdout.length).toBe(33554432);
+    expect(stdout === expected('0123456789abcdef\n', 16777216) + expected('tail\n', 16777216)).toBe(true);
+    expect(body(5) === expected('err\n', 1048576)).toBe(true);
+  });
+
+  it('keeps the connection after GOAWAY until the client closes it, so a late PING is not reset', async () => {
+    // Closing first would answer the client's next frame with a TCP reset, and a reset makes
+    // the client's kernel discard the output it has not read yet.
+    const c = connect('command=true&stdout=true', ['v4.channel.k8s.io'], { halfOpen: true });
+    const errors: string[] = [];
+    c.sock.on('error', e => errors.push((e as NodeJS.ErrnoException).code ?? e.message));
+    await c.until(() => c.head() !== undefined);
+    const deflate = newDeflate();
+    c.sock.write(await synStream(deflate, 1, 'error'));
+    c.sock.write(await synStream(deflate, 3, 'stdout'));
+    await c.until(() => c.frames.some(f => f.control && f.type === 7));
+    await new Promise(r => setTimeout(r, 6000)); // longer than kube-sim used to wait
+    const ping = Buffer.alloc(4);
+    ping.writeUInt32BE(9);
+    c.sock.write(control(6, 0, ping));
+    await new Promise(r => setTimeout(r, 500));
+    c.sock.write(control(6, 0, ping));
+    await new Promise(r => setTimeout(r, 500));
+    expect(errors).toEqual([]);
+    expect(c.closed()).toBe(false);
+    c.sock.end();
+    await c.until(() => c.closed());
   });
 
   it('sends only the failure message on the error stream for channel.k8s.io', async () => {

@@ -21,7 +21,7 @@
 import type * as http from 'node:http';
 import type * as stream from 'node:stream';
 import * as zlib from 'node:zlib';
-import { ExecSession, ExecTransport, startExecSession } from './channels';
+import { ExecSession, ExecTransport, FINISH_TIMEOUT_MS, startExecSession } from './channels';
 import { SPDY3_DICTIONARY } from './spdy-dictionary';
 import { encodeStatus, ExecStatus, httpStatusBody } from './status';
 import type { ExecTarget } from './types';
@@ -288,8 +288,11 @@ class SpdyExecConnection {
         ga.writeUInt32BE(0, 4); // OK
         this.write(controlFrame(GOAWAY, 0, ga), () => {
           this.socket.end();
-          // the client normally closes at once; do not wait for ever
-          setTimeout(() => this.teardown(), 5000).unref();
+          // The output is in the kernel now, but a client that reads slowly may not have it yet.
+          // Closing the socket before the client does would answer its next frame (kubectl
+          // PINGs every few seconds) with a reset, which discards what the client has not read.
+          // So wait for the client to close, as it does once it has read everything.
+          setTimeout(() => this.teardown(), FINISH_TIMEOUT_MS).unref();
         });
       },
       pauseInput: () => this.socket.pause(),

@@ -12,7 +12,7 @@
 import * as http from 'node:http';
 import type * as stream from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ExecSession, ExecTransport, startExecSession, STREAM_ERROR, STREAM_RESIZE, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT } from './channels';
+import { ExecSession, ExecTransport, FINISH_TIMEOUT_MS, startExecSession, STREAM_ERROR, STREAM_RESIZE, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT } from './channels';
 import { encodeStatus, ExecStatus, httpStatusBody } from './status';
 import type { ExecTarget } from './types';
 
@@ -96,15 +96,30 @@ function runOverWebSocket(ws: WebSocket, socket: stream.Duplex, protocol: string
   let closed = false;
   let finished = false;
 
+  // Output messages not yet handed to the kernel, and what to do once there are none.
+  let unflushed = 0;
+  let onFlushed: (() => void) | undefined;
+  const flushed = () => {
+    unflushed -= 1;
+    if (unflushed > 0 || !onFlushed) return;
+    const then = onFlushed;
+    onFlushed = undefined;
+    then();
+  };
+
   const transport: ExecTransport = {
     send(streamId, data, done) {
       if (ws.readyState !== WebSocket.OPEN) {
         done();
         return;
       }
+      unflushed += 1;
       socket.cork();
       socket.write(binaryFrameHeader(streamId, data.length));
-      socket.write(data, () => done());
+      socket.write(data, () => {
+        flushed();
+        done();
+      });
       socket.uncork();
     },
     finish(status: ExecStatus) {
@@ -113,8 +128,22 @@ function runOverWebSocket(ws: WebSocket, socket: stream.Duplex, protocol: string
       ws.resume();
       if (ws.readyState !== WebSocket.OPEN) return;
       const payload = encodeStatus(status, jsonStatus);
-      if (payload.length) ws.send(Buffer.concat([Buffer.from([STREAM_ERROR]), payload]), { binary: true });
-      ws.close(1000);
+      if (payload.length) {
+        unflushed += 1;
+        ws.send(Buffer.concat([Buffer.from([STREAM_ERROR]), payload]), { binary: true }, flushed);
+      }
+      // ws destroys the socket 30 s after close(), with whatever is still queued in it. So close
+      // only once the output and the Status are in the kernel: a client that reads slowly still
+      // gets all of it. A client that reads nothing at all is cut off after FINISH_TIMEOUT_MS.
+      const limit = setTimeout(() => ws.terminate(), FINISH_TIMEOUT_MS);
+      limit.unref();
+      ws.once('close', () => clearTimeout(limit));
+      const close = () => {
+        clearTimeout(limit);
+        if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      };
+      if (unflushed === 0) close();
+      else onFlushed = close;
     },
     pauseInput: () => ws.pause(),
     resumeInput: () => ws.resume(),

@@ -12,6 +12,7 @@ import {
 } from '@nkvm/backstage-plugin-volume-manager-node';
 import { readVolumeManagerConfig } from './config/readVolumeManagerConfig';
 import { DatabaseBackupStore } from './database/DatabaseBackupStore';
+import { installationIdResolver } from './database/installationId';
 import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
 import { ArchiveSinkRegistry } from './services/ArchiveSinks/ArchiveSinkRegistry';
@@ -73,16 +74,7 @@ export const volumeManagerPlugin = createBackendPlugin({
       async init(deps) {
         const options = readVolumeManagerConfig(deps.config);
         const store = await DatabaseBackupStore.create({ database: deps.database });
-        // Resolved on first use (not at start-up, where an operator-managed schema may lag).
-        let storedId: Promise<string> | undefined;
-        const installationId = async () => {
-          if (options.installationId) return options.installationId;
-          storedId ??= store.installationId().catch(error => {
-            storedId = undefined;
-            throw error;
-          });
-          return storedId;
-        };
+        const installationId = installationIdResolver(options.installationId, store);
         deps.permissionsRegistry.addPermissions(volumeManagerPermissions);
 
         const clusters = createClusterRegistry({

@@ -18,3 +18,23 @@ export async function storedInstallationId(knex: Knex): Promise<string> {
   if (!stored) throw new Error('Could not store the installation id in the plugin database');
   return stored;
 }
+
+/**
+ * The installation id helpers are labelled with: the configured one, else the stored one, looked
+ * up on first use (not at start-up, where an operator-managed schema may lag) and again after a
+ * failed lookup.
+ */
+export function installationIdResolver(
+  configured: string | undefined,
+  store: { installationId(): Promise<string> },
+): () => Promise<string> {
+  let stored: Promise<string> | undefined;
+  return async () => {
+    if (configured) return configured;
+    stored ??= store.installationId().catch(error => {
+      stored = undefined;
+      throw error;
+    });
+    return stored;
+  };
+}

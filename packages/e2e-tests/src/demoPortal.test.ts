@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   APP_URL,
   BACKEND_URL,
   launchChromium,
+  portInUse,
   processAlive,
   repoRoot,
   startDemoPortal,
@@ -241,15 +241,7 @@ describe('the demo portal started by `npm start`', () => {
       while (tree.some(processAlive) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100));
       expect(tree.filter(processAlive)).toEqual([]);
       for (const port of [3000, 7007, 6443]) {
-        const open = await new Promise(res => {
-          const socket = net.connect({ port, host: '127.0.0.1' });
-          socket.once('connect', () => {
-            socket.destroy();
-            res(true);
-          });
-          socket.once('error', () => res(false));
-        });
-        expect({ port, open }).toEqual({ port, open: false });
+        expect({ port, open: await portInUse(port) }).toEqual({ port, open: false });
       }
       expect(tookMs).toBeLessThan(15_000);
     } finally {

@@ -12,7 +12,7 @@ export const testOutputDir = join(repoRoot, 'test-output', 'e2e');
 export const BACKEND_URL = 'http://localhost:7007';
 export const APP_URL = 'http://localhost:3000';
 
-async function portInUse(port: number): Promise<boolean> {
+export async function portInUse(port: number): Promise<boolean> {
   return new Promise(res => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     socket.once('connect', () => {

@@ -9,15 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type Fixture, type KubeSim } from '@nkvm/kube-sim';
-import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
 import request from 'supertest';
-import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
+import { finishedRun, startPluginBackend } from '../__testUtils__/kubeSimBackend';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 
 jest.setTimeout(120_000);
 const databases = createTestDatabases();
 const user = mockCredentials.user.header('user:default/guest');
-type Server = Parameters<typeof request>[0];
 
 const enforce = (level: string) => ({ 'pod-security.kubernetes.io/enforce': level });
 const files = (seed: number, uid: number) => ({
@@ -90,17 +88,7 @@ describe('helper pods under Pod Security admission', () => {
       .set('Authorization', user)
       .send({ cluster: 'sim', volumes: [{ namespace, name }], destination: 'local' });
     expect(created.status).toBe(202);
-    return finished(server, created.body.id);
-  }
-
-  async function finished(server: Server, runId: string): Promise<BackupRun['items'][number]> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const run: BackupRun = (await request(server).get(`/api/volume-manager/backups/${runId}`).set('Authorization', user)).body;
-      if (!['queued', 'running'].includes(run.items[0].status)) return run.items[0];
-      if (Date.now() > deadline) throw new Error('the backup did not finish');
-      await new Promise(r => setTimeout(r, 100));
-    }
+    return (await finishedRun(server, created.body.id, user)).items[0];
   }
 
   it('baseline admits the default helper (root without capabilities) and it reads root-owned data', async () => {

@@ -57,6 +57,13 @@ export class BackupRefusedError extends Error {
   readonly name = 'BackupRefusedError';
 }
 
+export class BackupCancelledError extends Error {
+  readonly name = 'BackupCancelledError';
+  constructor() {
+    super('The backup was cancelled');
+  }
+}
+
 function mountsClaim(pod: V1Pod, claim: string): boolean {
   return (pod.spec?.volumes ?? []).some(v => v.persistentVolumeClaim?.claimName === claim);
 }
@@ -89,7 +96,7 @@ async function hostnameOf(client: ClusterClient, node: string, signal: AbortSign
     const n = await getNode(client, node, signal);
     return n.metadata?.labels?.['kubernetes.io/hostname'] ?? node;
   } catch {
-    if (signal.aborted) throw new Error('The backup was cancelled');
+    if (signal.aborted) throw new BackupCancelledError();
     return node; // without `get nodes`, the node name is the usual hostname label
   }
 }
@@ -120,7 +127,7 @@ async function tolerationsForVolumeNode(
       .map(t => ({ key: t.key, operator: t.value ? 'Equal' : 'Exists', ...(t.value && { value: t.value }), effect: t.effect }));
     return tolerations.length ? tolerations : undefined;
   } catch {
-    if (signal.aborted) throw new Error('The backup was cancelled');
+    if (signal.aborted) throw new BackupCancelledError();
     return undefined;
   }
 }
@@ -157,13 +164,6 @@ function explainUnreadable(error: unknown, pod: V1Pod): unknown {
     error.exitCode,
     error.stderr,
   );
-}
-
-export class BackupCancelledError extends Error {
-  readonly name = 'BackupCancelledError';
-  constructor() {
-    super('The backup was cancelled');
-  }
 }
 
 export function createBackupExecutor(options: {

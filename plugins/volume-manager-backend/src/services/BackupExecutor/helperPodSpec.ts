@@ -76,12 +76,13 @@ function securityContexts(input: HelperPodInput): {
   const w = input.workloadSecurity ?? {};
   const nonRootFallback = input.defaultSecurityMode === 'nonroot' || w.runAsNonRoot === true;
   const runAsUser = w.runAsUser ?? (nonRootFallback ? NOBODY : 0);
+  // A workload that sets a uid but no gid keeps its image's group; a fallback uid brings its own.
+  const runAsGroup = w.runAsGroup ?? (w.runAsUser === undefined ? runAsUser : undefined);
   const pod: V1PodSecurityContext = {
     runAsUser,
-    runAsGroup: w.runAsGroup ?? (w.runAsUser === undefined ? runAsUser : undefined),
+    ...(runAsGroup !== undefined && { runAsGroup }),
     runAsNonRoot: runAsUser !== 0,
   };
-  if (pod.runAsGroup === undefined) delete pod.runAsGroup;
   if (w.fsGroup !== undefined) {
     pod.fsGroup = w.fsGroup;
     // Never chown the workload's files to read them.

@@ -84,6 +84,32 @@ export const adHocDestinationPermission = createPermission({
 });
 
 /**
+ * Restore a backup into a PVC of a catalog entity (the *target*'s entity). The user must also be
+ * allowed `volume-manager.backup.read` on the source PVC's entity.
+ *
+ * @public
+ */
+export const restoreCreatePermission: ResourcePermission<'catalog-entity'> =
+  createPermission({
+    name: 'volume-manager.restore.create',
+    attributes: { action: 'create' },
+    resourceType: VOLUME_MANAGER_RESOURCE_TYPE,
+  });
+
+/**
+ * Restore into a PVC that exists (merge or replace its data), on top of
+ * `volume-manager.restore.create`. The demo policy grants it to administrators only.
+ *
+ * @public
+ */
+export const restoreInPlacePermission: ResourcePermission<'catalog-entity'> =
+  createPermission({
+    name: 'volume-manager.restore.inPlace',
+    attributes: { action: 'update' },
+    resourceType: VOLUME_MANAGER_RESOURCE_TYPE,
+  });
+
+/**
  * Every permission of the volume-manager plugins.
  *
  * @public
@@ -95,4 +121,6 @@ export const volumeManagerPermissions = [
   archiveDownloadPermission,
   clusterSessionCreatePermission,
   adHocDestinationPermission,
+  restoreCreatePermission,
+  restoreInPlacePermission,
 ];

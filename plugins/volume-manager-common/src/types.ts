@@ -270,3 +270,141 @@ export interface BackupListQuery {
   limit?: number;
   cursor?: string;
 }
+
+/**
+ * The phases of a restore. `verifying`: the archive is read once and its sha256 (against the
+ * recorded value and the `.sha256` sidecar) and tar headers are checked, before anything touches
+ * the target. `preflight`: the target is checked (capacity, pods that mount it). `restoring`:
+ * the archive streams into the helper pod.
+ *
+ * @public
+ */
+export type RestorePhase =
+  | 'queued'
+  | 'verifying'
+  | 'preflight'
+  | 'restoring'
+  | 'succeeded'
+  | 'failed'
+  | 'canceled'
+  | 'interrupted';
+
+/**
+ * Which backup to restore: by item id, or the newest succeeded item of one PVC not newer than
+ * `asOf` (RFC 3339; default: now).
+ *
+ * @public
+ */
+export type RestoreSource =
+  | { itemId: string }
+  | { source: { cluster: string; namespace: string; pvc: string; asOf?: string } };
+
+/**
+ * Restore into a PVC the backend creates. Name defaults to `<pvc>-restore-<short id>`; storage
+ * class, access modes and size default to the source PVC's (size never below the archive's
+ * uncompressed size).
+ *
+ * @public
+ */
+export interface NewPvcRestoreTarget {
+  type: 'newPvc';
+  cluster: string;
+  namespace: string;
+  name?: string;
+  storageClassName?: string;
+  /** A Kubernetes quantity, for example `2Gi`. */
+  size?: string;
+  accessModes?: string[];
+}
+
+/**
+ * Restore into a PVC that exists. `merge` writes the archive's files over what is there;
+ * `replace` empties the volume first (a mirror restore). `confirm` must repeat the PVC's name.
+ *
+ * @public
+ */
+export interface ExistingPvcRestoreTarget {
+  type: 'existingPvc';
+  cluster: string;
+  namespace: string;
+  name: string;
+  mode: 'merge' | 'replace';
+  confirm: string;
+  /** `replace` takes a backup of the PVC first unless this is false. */
+  safetyBackup?: boolean;
+  /**
+   * Extract straight into the volume when it lacks the room to stage the archive first. A
+   * failure then leaves the volume partly restored.
+   */
+  allowDirectExtraction?: boolean;
+}
+
+/** @public */
+export type RestoreTarget = NewPvcRestoreTarget | ExistingPvcRestoreTarget;
+
+/**
+ * `preserve` (the default): files keep their numeric uid/gid and modes from the archive (the
+ * helper runs as root with CHOWN/FOWNER/DAC_OVERRIDE/FSETID). `workload`: files are extracted
+ * as the workload's uid/gid (what restricted namespaces admit).
+ *
+ * @public
+ */
+export type RestoreOwnership = 'preserve' | 'workload';
+
+/**
+ * Body of `POST /restores`.
+ *
+ * @public
+ */
+export type CreateRestoreRequest = RestoreSource & {
+  target: RestoreTarget;
+  ownership?: RestoreOwnership;
+};
+
+/**
+ * One check made before the restore writes anything.
+ *
+ * @public
+ */
+export interface RestoreCheck {
+  /** For example `sha256`, `sidecar`, `tar-scan`, `capacity`, `not-mounted`, `target`. */
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+/** @public */
+export interface Restore {
+  id: string;
+  phase: RestorePhase;
+  /** The backup item restored from. */
+  itemId: string;
+  source: { cluster: string; namespace: string; pvc: string; archiveUri: string; sha256: string; destination: string };
+  target: RestoreTarget;
+  /** The PVC written to (for `newPvc`, the name chosen). */
+  targetPvc: { cluster: string; namespace: string; name: string } | null;
+  ownership: RestoreOwnership;
+  /** The catalog entity of the target PVC, when one matched. */
+  entityRef: string | null;
+  requestedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Archive bytes streamed in the current phase, and the archive's size. */
+  bytesDone: number;
+  bytesTotal: number | null;
+  /** Tar entries found by the pre-scan, and their uncompressed size. */
+  entries: number | null;
+  uncompressedBytes: number | null;
+  checks: RestoreCheck[];
+  /** For `replace` with a safety backup: the backup run taken first. */
+  safetyBackupRunId: string | null;
+  helperPod: string | null;
+  error: string | null;
+}
+
+/** @public */
+export interface RestoreListResponse {
+  items: Restore[];
+  nextCursor: string | null;
+}

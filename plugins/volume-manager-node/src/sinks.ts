@@ -3,7 +3,7 @@
  * destinations to it (S3, a vendor API, ...). A sink receives one `.tar.gz` as a stream and
  * makes it visible under its final name only when it is complete and its checksum is recorded.
  */
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * What an archive is of, which decides where it goes.
@@ -57,6 +57,24 @@ export interface ArchiveUpload {
 }
 
 /**
+ * An archive being read back for a restore (see {@link ArchiveSink.read}).
+ *
+ * @public
+ */
+export interface ArchiveDownload {
+  /**
+   * The archive's bytes, from the first. The reader honours backpressure (pauses it); a network
+   * failure destroys it with an error ({@link ArchiveSinkError}, `transient: true` when reading
+   * again could succeed). Destroying it (the restore was cancelled) releases the connection.
+   */
+  readonly stream: Readable;
+  /** The archive's size in bytes, when the destination tells it before the transfer. */
+  readonly bytes?: number;
+  /** The sha256 in the archive's `.sha256` sidecar (lowercase hex), read before `stream`. */
+  readonly sidecarSha256: string;
+}
+
+/**
  * A destination for archives: local storage, FTP, FTPS, SCP, RSYNC, or one a module adds.
  *
  * @public
@@ -72,6 +90,14 @@ export interface ArchiveSink {
    * cancels it.
    */
   open(target: ArchiveTarget, options?: ArchiveSinkCallOptions): Promise<ArchiveUpload>;
+  /**
+   * Reads back an archive this sink wrote (a URI its commit() returned), for a restore. Sinks
+   * without it cannot serve restores: the backend refuses a restore from their archives with a
+   * clear reason. The sidecar is read first; a missing archive or sidecar is an
+   * {@link ArchiveSinkError} (`transient: false`) that names the file. Every network step should
+   * have a timeout; `options.signal` cancels it and destroys the stream.
+   */
+  read?(uri: string, options?: ArchiveSinkCallOptions): Promise<ArchiveDownload>;
   /**
    * What `GET /destinations` shows about this sink, besides id and type. Never secrets.
    */

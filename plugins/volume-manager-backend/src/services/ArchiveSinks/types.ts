@@ -13,4 +13,5 @@ export type {
   ArchiveSink,
   ArchiveTarget,
   ArchiveUpload,
+  ArchiveDownload,
 } from '@nkvm/backstage-plugin-volume-manager-node';

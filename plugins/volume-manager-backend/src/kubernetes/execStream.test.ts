@@ -314,7 +314,7 @@ describe('execStream', () => {
       close = fake.close;
       const stdin = new PassThrough({ encoding: 'utf8' });
       stdin.end('text');
-      await expect(execStream(fake.client, { ...base, stdin })).rejects.toThrow(/stdin must be a byte stream, not a string stream/);
+      await expect(execStream(fake.client, { ...base, stdin })).rejects.toThrow(/stdin must be a byte stream, not a stream of strings/);
       expect(stdin.destroyed).toBe(true);
     });
 
@@ -349,10 +349,40 @@ describe('execStream', () => {
       const result = await execStream(fake.client, { ...base, stdin });
       expect(result.stdinBytes).toBeGreaterThan(0);
       expect(result.stdinBytes).toBeLessThanOrEqual(pulled);
-      await new Promise(r => setTimeout(r, 200));
+      expect(stdin.destroyed).toBe(true); // released, nothing more read from it
       const after = pulled;
       await new Promise(r => setTimeout(r, 200));
-      expect(pulled).toBe(after); // left paused, nothing more read from the source
+      expect(pulled).toBe(after);
+      // a late error of the released source does not crash the process
+      stdin.emit('error', new Error('late'));
+    });
+
+    it('accepts Uint8Array chunks and fails cleanly when onStdinChunk throws', async () => {
+      const bytes = new Uint8Array(randomBytes(1000));
+      const fake = await stdinServer(messages => messages.some(closeMessage));
+      close = fake.close;
+      await execStream(fake.client, { ...base, stdin: Readable.from([bytes]) });
+      expect(stdinOf(fake.messages).equals(Buffer.from(bytes))).toBe(true);
+
+      const stdin = Readable.from([randomBytes(10), randomBytes(10)]);
+      const error = await execStream(fake.client, {
+        ...base,
+        stdin,
+        onStdinChunk: () => {
+          throw new Error('hash broke');
+        },
+      }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toMatch(/failed: hash broke$/);
+      expect(stdin.destroyed).toBe(true);
+    });
+
+    it('fails on a stream of objects that are not bytes', async () => {
+      const fake = await stdinServer(() => false);
+      close = fake.close;
+      await expect(execStream(fake.client, { ...base, stdin: Readable.from([{ a: 1 }]) })).rejects.toThrow(
+        /stdin must be a byte stream, not a stream of object/,
+      );
     });
 
     it('keeps the stdout tail without a destination and quotes it when the command fails without stderr', async () => {

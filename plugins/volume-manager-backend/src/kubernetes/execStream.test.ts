@@ -163,6 +163,22 @@ describe('execStream', () => {
     );
   });
 
+  it('refuses an endless status message instead of buffering it', async () => {
+    const fake = await fakeApiServer({
+      onExec: ws => {
+        ws.send(Buffer.concat([Buffer.from([3]), Buffer.from('{"status":"')]), { fin: false });
+        const more = () => {
+          if (ws.readyState === ws.OPEN) ws.send(Buffer.alloc(16 * 1024, 'a'), { fin: false }, () => setImmediate(more));
+        };
+        more();
+      },
+    });
+    close = fake.close;
+    await expect(execStream(fake.client, { ...base, destination: collector().destination })).rejects.toThrow(
+      /The exec stream broke: The API server sent an exec status larger than 65536 bytes/,
+    );
+  });
+
   it('refuses a protocol without an exit status channel', async () => {
     const fake = await fakeApiServer({ protocol: 'channel.k8s.io', onExec: () => {} });
     close = fake.close;
@@ -383,6 +399,45 @@ describe('execStream', () => {
       await expect(execStream(fake.client, { ...base, stdin: Readable.from([{ a: 1 }]) })).rejects.toThrow(
         /stdin must be a byte stream, not a stream of object/,
       );
+    });
+
+    it('fails as a stall when the server stops reading stdin, bounded by idleTimeoutMs without stallTimeoutMs', async () => {
+      let serverSocket: net.Socket | undefined;
+      const fake = await fakeApiServer({
+        // the server takes nothing more: our writes fill the socket buffers, then wait for 'drain'
+        onExec: ws => {
+          serverSocket = (ws as unknown as { _socket: net.Socket })._socket;
+          serverSocket.pause();
+        },
+      });
+      close = () => {
+        serverSocket?.destroy(); // paused, it would never notice our side closing
+        return fake.close();
+      };
+      let pulled = 0;
+      const stdin = new Readable({
+        read() {
+          pulled += 65_536;
+          this.push(randomBytes(65_536));
+        },
+      });
+      const started = Date.now();
+      const error = await execStream(fake.client, { ...base, stdin, idleTimeoutMs: 1500 }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toBe("The pod took no input for 2s: the API server or 'tar -czf - .' stopped reading");
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(pulled).toBeLessThan(64 * 1024 * 1024);
+      expect(stdin.destroyed).toBe(true);
+    });
+
+    it('fails as idle when the source delivers nothing and the pod prints nothing', async () => {
+      const fake = await fakeApiServer({ onExec: () => {} });
+      close = fake.close;
+      const stdin = new Readable({ read() {} }); // a download that hangs
+      const error = await execStream(fake.client, { ...base, stdin, idleTimeoutMs: 1500 }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toBe('No data to or from the helper pod for 2s');
+      expect(stdin.destroyed).toBe(true);
     });
 
     it('keeps the stdout tail without a destination and quotes it when the command fails without stderr', async () => {

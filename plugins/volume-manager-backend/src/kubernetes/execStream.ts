@@ -140,6 +140,8 @@ const READ_BUFFER_BYTES = 64 * 1024;
 const BLOCK_BYTES = 256 * 1024;
 const MAX_POOLED_BLOCKS = 8;
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+/** A Status is a few hundred bytes; a server streaming more on channel 3 is broken or hostile. */
+const MAX_STATUS_BYTES = 64 * 1024;
 
 function exitCodeOf(status: V1Status): number | undefined {
   const cause = status.details?.causes?.find(c => c.reason === 'ExitCode');
@@ -301,6 +303,7 @@ export async function execStream(
   // ---- channels
   let channel = -1;
   let statusParts: Buffer[] = [];
+  let statusBytes = 0;
   let closeSent = false;
   const sendClose = () => {
     if (closeSent || socket.destroyed) return;
@@ -319,12 +322,19 @@ export async function execStream(
       if (channel < 0) {
         channel = payload[0];
         payload = payload.subarray(1);
-        if (channel === STATUS) statusParts = [];
+        if (channel === STATUS) {
+          statusParts = [];
+          statusBytes = 0;
+        }
       }
       if (payload.length === 0) return;
       if (channel === STDOUT) stdoutData(payload);
       else if (channel === STDERR) stderrTail = (stderrTail + payload.toString('utf8')).slice(-STDERR_TAIL);
-      else if (channel === STATUS) statusParts.push(Buffer.from(payload));
+      else if (channel === STATUS) {
+        statusBytes += payload.length;
+        if (statusBytes > MAX_STATUS_BYTES) throw new Error(`The API server sent an exec status larger than ${MAX_STATUS_BYTES} bytes`);
+        statusParts.push(Buffer.from(payload));
+      }
       // v5 CLOSE (255) and anything else carries nothing we need
     },
     messageEnd() {

@@ -1,0 +1,243 @@
+import { InputError } from '@backstage/errors';
+import { isRandomPreset, nextRuns, parseCron, resolveCron, validateCronSpec } from './cron';
+import { normalizeTimezone } from './timezone';
+
+const iso = (dates: Date[]) => dates.map(d => d.toISOString());
+const at = (s: string) => new Date(s);
+
+describe('parseCron', () => {
+  it.each([
+    ['61 * * * *', "cron: minute field '61' is out of range 0-59"],
+    ['0 24 * * *', "cron: hour field '24' is out of range 0-23"],
+    ['0 0 0 * *', "cron: day-of-month field '0' is out of range 1-31"],
+    ['0 0 32 * *', "cron: day-of-month field '32' is out of range 1-31"],
+    ['0 0 * 13 *', "cron: month field '13' is out of range 1-12"],
+    ['0 0 * * 8', "cron: day-of-week field '8' is out of range 0-7"],
+    ['0 0 * FOO *', "cron: month field 'FOO' is not a number"],
+    ['0-61 * * * *', "cron: minute field '61' is out of range 0-59"],
+    ['5-2 * * * *', "cron: minute field '5-2' is a backwards range (5 > 2)"],
+    ['*/0 * * * *', "cron: minute field '*/0' needs a positive step after '/'"],
+    ['*/61 * * * *', "cron: minute field '*/61' has a step larger than the range 0-59"],
+    ['1,,2 * * * *', "cron: minute field '1,,2' has an empty list item"],
+    ['1/2/3 * * * *', "cron: minute field '1/2/3' has more than one '/'"],
+    ['-1 * * * *', "cron: minute field '-1' is not a valid range"],
+    ['* * * *', 'cron: expected 5 fields (minute hour day-of-month month day-of-week) or a preset such as @daily, got 4'],
+    ['0 * * * * *', 'cron: expected 5 fields (minute hour day-of-month month day-of-week) or a preset such as @daily, got 6'],
+    ['', 'cron: expression is empty'],
+    ['@often', "cron: unknown preset '@often'"],
+    ['@daily-random', "cron: '@daily-random' must be resolved to a concrete schedule"],
+    ['0 0 30 2 *', "cron: day-of-month field '30' never occurs in month field '2'"],
+    ['0 0 31 4,6,9,11 *', "cron: day-of-month field '31' never occurs in month field '4,6,9,11'"],
+    [`${'1,'.repeat(200)}1 * * * *`, 'cron: expression is longer than 256 characters'],
+  ])('rejects %j naming the field', (expression, message) => {
+    expect(() => parseCron(expression)).toThrow(InputError);
+    expect(() => parseCron(expression)).toThrow(message);
+  });
+
+  it('parses ranges, lists, steps and names', () => {
+    const c = parseCron('1-10/3,30 */6 1,15 JAN-mar mon-FRI');
+    const on = (set: readonly boolean[]) => set.flatMap((v, i) => (v ? [i] : []));
+    expect(on(c.minutes)).toEqual([1, 4, 7, 10, 30]);
+    expect(on(c.hours)).toEqual([0, 6, 12, 18]);
+    expect(on(c.daysOfMonth)).toEqual([1, 15]);
+    expect(on(c.months)).toEqual([1, 2, 3]);
+    expect(on(c.daysOfWeek)).toEqual([1, 2, 3, 4, 5]);
+    expect(c.domRestricted && c.dowRestricted).toBe(true);
+    expect(on(parseCron('0 0 * * 7').daysOfWeek)).toEqual([0]);
+    expect(on(parseCron('5/20 * * * *').minutes)).toEqual([5, 25, 45]);
+  });
+
+  it('expands presets, in any letter case', () => {
+    expect(parseCron('@hourly').expression).toBe('0 * * * *');
+    expect(parseCron('@DAILY').expression).toBe('0 0 * * *');
+    expect(parseCron('@weekly').expression).toBe('0 0 * * 0');
+    expect(parseCron('@monthly').expression).toBe('0 0 1 * *');
+    expect(parseCron('@yearly').expression).toBe('0 0 1 1 *');
+    expect(parseCron('  0   3 * * *  ').expression).toBe('0 3 * * *');
+  });
+
+  it('accepts -random presets as a stored spec but not as a runnable expression', () => {
+    expect(() => validateCronSpec('@weekly-random')).not.toThrow();
+    expect(isRandomPreset('@Monthly-Random')).toBe(true);
+    expect(() => validateCronSpec('@weekly-randomly')).toThrow("cron: unknown preset '@weekly-randomly'");
+    expect(() => validateCronSpec('99 * * * *')).toThrow("minute field '99'");
+  });
+});
+
+describe('nextRuns in UTC', () => {
+  it.each([
+    ['@hourly', '2026-01-01T10:15:00Z', ['2026-01-01T11:00:00.000Z', '2026-01-01T12:00:00.000Z']],
+    ['@daily', '2026-12-31T23:59:59Z', ['2027-01-01T00:00:00.000Z', '2027-01-02T00:00:00.000Z']],
+    ['@weekly', '2026-12-02T00:00:00Z', ['2026-12-06T00:00:00.000Z', '2026-12-13T00:00:00.000Z']],
+    ['@monthly', '2026-01-31T12:00:00Z', ['2026-02-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']],
+    ['@yearly', '2026-06-01T00:00:00Z', ['2027-01-01T00:00:00.000Z', '2028-01-01T00:00:00.000Z']],
+    // Strictly after: a run exactly at `after` is not repeated.
+    ['0 12 * * *', '2026-03-01T12:00:00Z', ['2026-03-02T12:00:00.000Z', '2026-03-03T12:00:00.000Z']],
+    // 29 February only: leap years.
+    ['0 0 29 2 *', '2026-01-01T00:00:00Z', ['2028-02-29T00:00:00.000Z', '2032-02-29T00:00:00.000Z']],
+    // Both day fields restricted: either matches (1st of the month OR a Monday).
+    ['0 0 1 * MON', '2026-05-29T00:00:00Z', ['2026-06-01T00:00:00.000Z', '2026-06-08T00:00:00.000Z']],
+    // Day-of-week restricted, day-of-month starred with a step: both must match (Vixie).
+    ['0 0 */2 * MON', '2026-06-01T00:00:00Z', ['2026-06-15T00:00:00.000Z', '2026-06-29T00:00:00.000Z']],
+    ['*/20 * * * *', '2026-01-01T00:59:00Z', ['2026-01-01T01:00:00.000Z', '2026-01-01T01:20:00.000Z']],
+  ])('%s after %s', (expr, after, expected) => {
+    expect(iso(nextRuns(expr, undefined, at(after), 2))).toEqual(expected);
+  });
+
+  it('returns nothing for count 0 and rejects an invalid date', () => {
+    expect(nextRuns('@daily', 'UTC', at('2026-01-01T00:00:00Z'), 0)).toEqual([]);
+    expect(() => nextRuns('@daily', 'UTC', new Date(Number.NaN), 1)).toThrow(InputError);
+  });
+});
+
+describe('time zones', () => {
+  it('validates and canonicalizes IANA names', () => {
+    expect(normalizeTimezone(undefined)).toBe('UTC');
+    expect(normalizeTimezone('europe/berlin')).toBe('Europe/Berlin');
+    expect(() => normalizeTimezone('Mars/Olympus_Mons')).toThrow(
+      "timezone: unknown time zone 'Mars/Olympus_Mons'",
+    );
+    expect(() => normalizeTimezone('UTC+2')).toThrow(InputError);
+    expect(() => nextRuns('@daily', 'Nowhere/City', new Date(), 1)).toThrow(
+      "timezone: unknown time zone 'Nowhere/City'",
+    );
+  });
+
+  it('runs at wall-clock time in the zone', () => {
+    expect(iso(nextRuns('0 9 * * *', 'Asia/Kolkata', at('2026-07-01T00:00:00Z'), 1))).toEqual([
+      '2026-07-01T03:30:00.000Z',
+    ]);
+  });
+
+  // Europe/Berlin 2026: clocks jump 02:00 CET -> 03:00 CEST on 29 March (01:00Z) and fall back
+  // 03:00 CEST -> 02:00 CET on 25 October (01:00Z).
+  it('Europe/Berlin spring forward: a skipped 02:30 runs once at the jump (03:00 CEST)', () => {
+    expect(iso(nextRuns('30 2 * * *', 'Europe/Berlin', at('2026-03-27T12:00:00Z'), 4))).toEqual([
+      '2026-03-28T01:30:00.000Z', // 02:30 CET
+      '2026-03-29T01:00:00.000Z', // 02:30 does not exist: 03:00 CEST, the first valid instant after it
+      '2026-03-30T00:30:00.000Z', // 02:30 CEST
+      '2026-03-31T00:30:00.000Z',
+    ]);
+  });
+
+  it('Europe/Berlin spring forward: every skipped slot collapses into one run', () => {
+    expect(iso(nextRuns('*/15 2,3 * * *', 'Europe/Berlin', at('2026-03-29T00:50:00Z'), 3))).toEqual([
+      '2026-03-29T01:00:00.000Z', // 02:00-02:45 skipped, and 03:00 itself: one run
+      '2026-03-29T01:15:00.000Z', // 03:15 CEST
+      '2026-03-29T01:30:00.000Z',
+    ]);
+  });
+
+  it('Europe/Berlin fall back: a repeated 02:30 runs once, at its first occurrence', () => {
+    expect(iso(nextRuns('30 2 * * *', 'Europe/Berlin', at('2026-10-24T12:00:00Z'), 3))).toEqual([
+      '2026-10-25T00:30:00.000Z', // 02:30 CEST; the second 02:30 (CET, 01:30Z) does not run
+      '2026-10-26T01:30:00.000Z', // 02:30 CET
+      '2026-10-27T01:30:00.000Z',
+    ]);
+  });
+
+  it('Europe/Berlin fall back: hourly runs skip the repeated hour instead of running it twice', () => {
+    expect(iso(nextRuns('0 * * * *', 'Europe/Berlin', at('2026-10-24T23:30:00Z'), 4))).toEqual([
+      '2026-10-25T00:00:00.000Z', // 02:00 CEST
+      '2026-10-25T02:00:00.000Z', // 03:00 CET (02:00 CET at 01:00Z repeats 02:00: skipped)
+      '2026-10-25T03:00:00.000Z',
+      '2026-10-25T04:00:00.000Z',
+    ]);
+  });
+
+  it('Europe/Berlin fall back: starting inside the repeated hour does not rerun its slots', () => {
+    // 01:10Z is 02:10 CET, the second pass of 02:xx; 02:30 already ran at 00:30Z.
+    expect(iso(nextRuns('30 2 * * *', 'Europe/Berlin', at('2026-10-25T01:10:00Z'), 1))).toEqual([
+      '2026-10-26T01:30:00.000Z',
+    ]);
+  });
+
+  // America/New_York 2026: 02:00 EST -> 03:00 EDT on 8 March (07:00Z); 02:00 EDT -> 01:00 EST on
+  // 1 November (06:00Z).
+  it('America/New_York spring forward: 02:30 runs at 03:00 EDT', () => {
+    expect(iso(nextRuns('30 2 * * *', 'America/New_York', at('2026-03-07T00:00:00Z'), 3))).toEqual([
+      '2026-03-07T07:30:00.000Z', // 02:30 EST
+      '2026-03-08T07:00:00.000Z', // 03:00 EDT
+      '2026-03-09T06:30:00.000Z', // 02:30 EDT
+    ]);
+  });
+
+  it('America/New_York fall back: 01:30 runs once at 01:30 EDT', () => {
+    expect(iso(nextRuns('30 1 * * *', 'America/New_York', at('2026-10-31T12:00:00Z'), 3))).toEqual([
+      '2026-11-01T05:30:00.000Z', // 01:30 EDT; 01:30 EST (06:30Z) does not run
+      '2026-11-02T06:30:00.000Z', // 01:30 EST
+      '2026-11-03T06:30:00.000Z',
+    ]);
+  });
+
+  it('America/New_York: runs outside the changed hour keep their wall-clock time across a change', () => {
+    expect(iso(nextRuns('0 9 * * *', 'America/New_York', at('2026-10-31T00:00:00Z'), 3))).toEqual([
+      '2026-10-31T13:00:00.000Z', // 09:00 EDT
+      '2026-11-01T14:00:00.000Z', // 09:00 EST
+      '2026-11-02T14:00:00.000Z',
+    ]);
+  });
+});
+
+describe('resolveCron and -random presets', () => {
+  const seeds = Array.from({ length: 3000 }, (_, i) => ({
+    policyId: `policy-${i % 37}-${i}`,
+    pvcKey: `prod/ns-${i % 11}/data-${i}`,
+  }));
+
+  it('returns concrete expressions unchanged (5-field form)', () => {
+    expect(resolveCron('15 3 * * *', seeds[0])).toBe('15 3 * * *');
+    expect(resolveCron('@daily', seeds[0])).toBe('0 0 * * *');
+    expect(() => resolveCron('70 3 * * *', seeds[0])).toThrow("minute field '70'");
+  });
+
+  it('is stable for the same policy and PVC, and differs across PVCs', () => {
+    const seed = { policyId: 'a1b2', pvcKey: 'c/ns/pvc' };
+    const first = resolveCron('@daily-random', seed);
+    expect(resolveCron('@Daily-Random', { ...seed })).toBe(first);
+    expect(parseCron(first).expression).toBe(first);
+    const distinct = new Set(seeds.slice(0, 50).map(s => resolveCron('@daily-random', s)));
+    expect(distinct.size).toBeGreaterThan(40);
+  });
+
+  it('has the cadence of its preset', () => {
+    const s = seeds[1];
+    expect(resolveCron('@hourly-random', s)).toMatch(/^\d+ \* \* \* \*$/);
+    expect(resolveCron('@daily-random', s)).toMatch(/^\d+ \d+ \* \* \*$/);
+    expect(resolveCron('@weekly-random', s)).toMatch(/^\d+ \d+ \* \* \d$/);
+    expect(resolveCron('@monthly-random', s)).toMatch(/^\d+ \d+ \d+ \* \*$/);
+    expect(resolveCron('@yearly-random', s)).toMatch(/^\d+ \d+ \d+ \d+ \*$/);
+  });
+
+  it('reaches every value of every range (no k8up-style mod slip)', () => {
+    const minutes = new Set<number>();
+    const hours = new Set<number>();
+    const weekdays = new Set<number>();
+    const days = new Set<number>();
+    const months = new Set<number>();
+    for (const seed of seeds) {
+      const [m, h, , , w] = resolveCron('@weekly-random', seed).split(' ').map(Number);
+      const [, , d, mo] = resolveCron('@yearly-random', seed).split(' ').map(Number);
+      minutes.add(m);
+      hours.add(h);
+      weekdays.add(w);
+      days.add(d);
+      months.add(mo);
+    }
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
+    expect(sorted(minutes)).toEqual(range(0, 59));
+    expect(sorted(hours)).toEqual(range(0, 23));
+    expect(sorted(weekdays)).toEqual(range(0, 6)); // Saturday (6) included
+    expect(sorted(days)).toEqual(range(1, 28));
+    expect(sorted(months)).toEqual(range(1, 12));
+  });
+
+  it('spreads PVCs roughly evenly over the day (no thundering herd)', () => {
+    const perHour = new Array(24).fill(0);
+    for (const seed of seeds) perHour[Number(resolveCron('@daily-random', seed).split(' ')[1])]++;
+    // 3000 / 24 = 125 per hour on average.
+    expect(Math.min(...perHour)).toBeGreaterThan(80);
+    expect(Math.max(...perHour)).toBeLessThan(170);
+  });
+});

@@ -18,6 +18,7 @@ import { type ZoneClock, zoneClock } from './timezone';
 
 const MINUTE_MS = 60_000;
 const MAX_EXPRESSION_LENGTH = 256;
+const MAX_NEXT_RUNS = 10_000;
 /** How far ahead the search for the next run goes before it gives up (covers 29 February). */
 const SEARCH_LIMIT_MS = 10 * 366 * 24 * 3_600_000;
 
@@ -338,6 +339,9 @@ export function nextRuns(
   const cron = parseCronCached(expression);
   const clock = zoneClock(timezone);
   if (!Number.isFinite(after.getTime())) throw new InputError('after must be a valid date');
+  if (!Number.isInteger(count) || count > MAX_NEXT_RUNS) {
+    throw new InputError(`count must be an integer of at most ${MAX_NEXT_RUNS}`);
+  }
   const runs: Date[] = [];
   if (count <= 0) return runs;
   for (const instant of runsAfter(cron, clock, after.getTime())) {

@@ -361,16 +361,19 @@ describe('planRetention (restic forget semantics)', () => {
       const removed = new Set(plan.remove);
       // A partition of the input.
       expect(kept.size + removed.size + plan.ignored.length).toBe(backups.length);
-      for (const x of backups) {
-        expect([kept.has(x), removed.has(x), plan.ignored.includes(x)].filter(Boolean)).toHaveLength(1);
-        if (x.status !== 'succeeded') expect(plan.ignored).toContain(x);
-        if (x.status === 'succeeded' && (x.pinned || x.manual)) expect(kept.has(x)).toBe(true);
-      }
-      const succeeded = backups.filter(x => x.status === 'succeeded');
-      if (succeeded.length > 0) {
-        const newest = succeeded.reduce((m, x) => (x.createdAt > m.createdAt ? x : m));
-        expect(removed.has(newest)).toBe(false);
-      }
+      const violations = backups.flatMap(x => {
+        const where = [kept.has(x), removed.has(x), plan.ignored.includes(x)].filter(Boolean).length;
+        const problems: string[] = [];
+        if (where !== 1) problems.push(`${x.id} is in ${where} lists`);
+        if (x.status !== 'succeeded' && !plan.ignored.includes(x)) problems.push(`${x.id} (${x.status}) not ignored`);
+        if (x.status === 'succeeded' && (x.pinned || x.manual) && !kept.has(x)) problems.push(`${x.id} exempt but not kept`);
+        return problems;
+      });
+      const newest = backups
+        .filter(x => x.status === 'succeeded')
+        .reduce<B | undefined>((m, x) => (!m || x.createdAt > m.createdAt ? x : m), undefined);
+      if (newest && removed.has(newest)) violations.push(`newest succeeded ${newest.id} removed`);
+      expect(violations).toEqual([]);
       // Deterministic whatever the input order.
       const again = planRetention([...backups].reverse(), rules, new Date('2027-03-01T00:00:00Z'), { timezone });
       expect(again.remove.map(x => x.id).sort()).toEqual(plan.remove.map(x => x.id).sort());

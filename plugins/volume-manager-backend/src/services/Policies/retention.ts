@@ -88,7 +88,10 @@ export function isEmptyRetention(rules: RetentionRules | undefined): boolean {
 }
 
 function newestFirst<B extends RetentionBackup>(a: B, b: B): number {
-  return b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const byTime = b.createdAt.getTime() - a.createdAt.getTime();
+  if (byTime !== 0) return byTime;
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? -1 : 1;
 }
 
 /**

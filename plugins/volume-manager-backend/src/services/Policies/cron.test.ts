@@ -1,6 +1,7 @@
 import { InputError } from '@backstage/errors';
 import { isRandomPreset, nextRuns, parseCron, resolveCron, validateCronSpec } from './cron';
-import { normalizeTimezone } from './timezone';
+import { IANAZone } from 'luxon';
+import { normalizeTimezone, ZoneClock } from './timezone';
 
 const iso = (dates: Date[]) => dates.map(d => d.toISOString());
 const at = (s: string) => new Date(s);
@@ -175,6 +176,41 @@ describe('time zones', () => {
       '2026-10-31T13:00:00.000Z', // 09:00 EDT
       '2026-11-01T14:00:00.000Z', // 09:00 EST
       '2026-11-02T14:00:00.000Z',
+    ]);
+  });
+});
+
+describe('ZoneClock', () => {
+  it.each(['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Asia/Kathmandu', 'Pacific/Apia', 'America/Santiago'])(
+    'its cached offsets agree with the tz database (every 29 minutes in 2026, and around 2011-12-30) in %s',
+    zone => {
+      const clock = new ZoneClock(zone);
+      const tz = IANAZone.create(zone);
+      const mismatches: string[] = [];
+      for (const [from, to] of [[Date.UTC(2011, 11, 28), Date.UTC(2012, 0, 2)], [Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1)]]) {
+        for (let t = from; t < to; t += 29 * 60_000) {
+          if (clock.offset(t) !== tz.offset(t) * 60_000) mismatches.push(new Date(t).toISOString());
+        }
+      }
+      expect(mismatches).toEqual([]);
+    },
+  );
+
+  it('Pacific/Apia skipped 30 December 2011: that day\'s noon run happens at the jump, not never', () => {
+    // 29 Dec 23:59:59 (UTC-10) was followed by 31 Dec 00:00 (UTC+14).
+    expect(iso(nextRuns('0 12 * * *', 'Pacific/Apia', at('2011-12-29T12:00:00Z'), 3))).toEqual([
+      '2011-12-29T22:00:00.000Z', // 29 Dec 12:00 (UTC-10)
+      '2011-12-30T10:00:00.000Z', // 30 Dec did not exist: 31 Dec 00:00 (UTC+14)
+      '2011-12-30T22:00:00.000Z', // 31 Dec 12:00 (UTC+14)
+    ]);
+  });
+
+  it('Australia/Lord_Howe: a half-hour DST shift', () => {
+    // 4 October 2026, 02:00 (+10:30) -> 02:30 (+11:00); 02:15 does not exist that day.
+    expect(iso(nextRuns('15 2 * * *', 'Australia/Lord_Howe', at('2026-10-02T00:00:00Z'), 3))).toEqual([
+      '2026-10-02T15:45:00.000Z', // 3 Oct 02:15 +10:30
+      '2026-10-03T15:30:00.000Z', // 4 Oct: 02:30 +11:00, the jump
+      '2026-10-04T15:15:00.000Z', // 5 Oct 02:15 +11:00
     ]);
   });
 });

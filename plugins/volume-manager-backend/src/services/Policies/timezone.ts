@@ -8,6 +8,9 @@ const MAX_TIMEZONE_LENGTH = 64;
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 const CACHE_LIMIT = 1_000;
+const DAY_MS = 24 * HOUR_MS;
+/** About 55 years of days per zone. */
+const DAY_CACHE_LIMIT = 20_000;
 const canonicalNames = new Map<string, string>();
 
 /**
@@ -44,9 +47,45 @@ export class ZoneClock {
     this.zone = this.name === 'UTC' ? null : IANAZone.create(this.name);
   }
 
+  /**
+   * Per UTC day: the offset at its start, and where the offset changes within it, if it does.
+   * Built from two lookups per day plus a binary search on the rare day with a change; it
+   * assumes a zone changes its offset at most once a day, which every zone in the tz database
+   * does (Samoa's skipped day in 2011 is one change). Makes offsets a Map lookup, not an Intl call.
+   */
+  private readonly days = new Map<number, { start: number; change?: number; after: number }>();
+
   /** The zone's offset from UTC at `instant`, in milliseconds. */
   offset(instant: number): number {
-    return this.zone ? this.zone.offset(instant) * MINUTE_MS : 0;
+    if (!this.zone) return 0;
+    const day = Math.floor(instant / DAY_MS);
+    let entry = this.days.get(day);
+    if (!entry) {
+      entry = this.describeDay(day);
+      if (this.days.size >= DAY_CACHE_LIMIT) this.days.clear();
+      this.days.set(day, entry);
+    }
+    return entry.change !== undefined && instant >= entry.change ? entry.after : entry.start;
+  }
+
+  private zoneOffset(instant: number): number {
+    return this.zone!.offset(instant) * MINUTE_MS;
+  }
+
+  private describeDay(day: number): { start: number; change?: number; after: number } {
+    const from = day * DAY_MS;
+    const start = this.zoneOffset(from);
+    const after = this.zoneOffset(from + DAY_MS);
+    if (start === after) return { start, after };
+    // The first millisecond with the new offset.
+    let lo = from; // offset here is `start`
+    let hi = from + DAY_MS; // offset here is `after`
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.zoneOffset(mid) === start) lo = mid;
+      else hi = mid;
+    }
+    return { start, change: hi, after };
   }
 
   /** The wall-clock reading at `instant`, as a naive time. */

@@ -99,8 +99,8 @@ function fail(message: string): never {
 }
 
 function parseValue(token: string, spec: FieldSpec): number {
-  const named = spec.names?.[token.toUpperCase()];
-  if (named !== undefined) return named;
+  const upper = token.toUpperCase();
+  if (spec.names && Object.hasOwn(spec.names, upper)) return spec.names[upper];
   if (!/^\d+$/.test(token)) {
     const hint = spec.names ? ` (use numbers or names such as ${Object.keys(spec.names).slice(0, 2).join(', ')})` : '';
     fail(`${spec.name} field '${token}' is not a number${hint}`);
@@ -153,8 +153,7 @@ const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 function expandPreset(source: string): string {
   if (!source.startsWith('@')) return source;
   const lower = source.toLowerCase();
-  const expanded = CRON_PRESETS[lower];
-  if (expanded) return expanded;
+  if (Object.hasOwn(CRON_PRESETS, lower)) return CRON_PRESETS[lower];
   if ((RANDOM_PRESETS as readonly string[]).includes(lower)) {
     fail(`'${source}' must be resolved to a concrete schedule for its policy and PVC first (resolveCron)`);
   }

@@ -97,6 +97,30 @@ describe('decideDispatch', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('repairs a last slot far in the future instead of silently holding the schedule', () => {
+    const d = decideDispatch({ ...hourly, lastSlot: at('2999-01-01T00:00:00Z'), runActive: false, now: at('2026-05-01T11:30:00Z') });
+    expect(brief(d)).toEqual({
+      outcome: 'notDue',
+      runSlot: null,
+      missed: 0,
+      lastSlot: '2026-05-01T11:30:00.000Z',
+      nextRun: '2026-05-01T12:00:00.000Z',
+    });
+    expect(d.repairedLastSlot).toBe(true);
+    expect(dueAmong([{ ...hourly, id: 'p', lastSlot: at('2999-01-01T00:00:00Z') }], at('2026-05-01T11:30:00Z')).due).toHaveLength(1);
+    // A replica clock a few minutes ahead is not "far": that slot stays decided, nothing doubles.
+    const skew = decideDispatch({ ...hourly, lastSlot: at('2026-05-01T12:00:00Z'), runActive: false, now: at('2026-05-01T11:58:00Z') });
+    expect(brief(skew)).toMatchObject({ outcome: 'notDue', lastSlot: '2026-05-01T12:00:00.000Z', nextRun: '2026-05-01T13:00:00.000Z' });
+    expect(decideDispatch({ ...hourly, lastSlot: at('2026-05-01T12:00:00Z'), runActive: false, now: at('2026-05-01T12:00:30Z') }).outcome).toBe('notDue');
+  });
+
+  it('refuses invalid dates rather than deciding on NaN', () => {
+    expect(() => decideDispatch({ ...hourly, runActive: false, now: new Date('nope') })).toThrow('now must be a valid date');
+    expect(() => decideDispatch({ ...hourly, since: new Date(Number.NaN), runActive: false, now: new Date() })).toThrow(
+      'since must be a valid date',
+    );
+  });
+
   it('follows the time zone across a DST change (Europe/Berlin, spring forward)', () => {
     const d = decideDispatch({
       cron: '30 2 * * *',
@@ -195,6 +219,24 @@ describe('dispatch with a controllable clock', () => {
     expect(missed).toBe(5);
   });
 
+  it('hourly in Europe/Berlin across fall back: one run per distinct wall-clock hour, none doubled', () => {
+    const { runs, missed } = simulate({
+      schedule: { cron: '0 * * * *', timezone: 'Europe/Berlin', since: at('2026-10-24T22:30:00Z') },
+      from: '2026-10-24T22:30:00Z',
+      to: '2026-10-25T04:30:00Z',
+      tickMs: 60_000,
+      runMs: 5 * 60_000,
+    });
+    expect(runs.map(r => r.slot)).toEqual([
+      '2026-10-24T23:00:00.000Z', // 01:00 CEST
+      '2026-10-25T00:00:00.000Z', // 02:00 CEST
+      '2026-10-25T02:00:00.000Z', // 03:00 CET (02:00 CET at 01:00Z repeats 02:00)
+      '2026-10-25T03:00:00.000Z',
+      '2026-10-25T04:00:00.000Z',
+    ]);
+    expect(missed).toBe(0);
+  });
+
   it('one run per day across both DST changes (America/New_York, 01:30 daily)', () => {
     for (const [from, to, expected] of [
       ['2026-03-07T00:00:00Z', '2026-03-10T00:00:00Z', ['2026-03-07T06:30:00.000Z', '2026-03-08T06:30:00.000Z', '2026-03-09T05:30:00.000Z']],
@@ -225,7 +267,8 @@ describe('dueAmong', () => {
       enabled: i % 10 !== 0,
       runActive: i % 7 === 0,
     }));
-    const due = dueAmong(policies, now);
+    const { due, failed } = dueAmong(policies, now);
+    expect(failed).toEqual([]);
     const expectedIds = policies.filter((p, i) => i % 2 === 1 && p.enabled).map(p => p.id);
     expect(due.map(d => d.policy.id)).toEqual(expectedIds);
     for (const { policy, decision } of due) {
@@ -233,7 +276,21 @@ describe('dueAmong', () => {
     }
     // A stored nextRunAt in the future short-circuits the cron work, even for a broken cron.
     const cached = [{ ...policies[1], cron: 'not a cron', nextRunAt: at('2026-05-01T13:00:00Z') }];
-    expect(dueAmong(cached, now)).toEqual([]);
+    expect(dueAmong(cached, now)).toEqual({ due: [], failed: [] });
+  });
+
+  it('isolates a policy whose stored cron or zone no longer parses', () => {
+    const now = at('2026-05-01T12:00:30Z');
+    const ok = { id: 'ok', cron: '0 * * * *', lastSlot: at('2026-05-01T11:00:00Z'), since: at('2026-04-01T00:00:00Z') };
+    const { due, failed } = dueAmong(
+      [{ ...ok, id: 'bad-cron', cron: '0 25 * * *' }, { ...ok, id: 'bad-zone', timezone: 'Europe/Atlantis' }, ok],
+      now,
+    );
+    expect(due.map(d => d.policy.id)).toEqual(['ok']);
+    expect(failed.map(f => [f.policy.id, f.error.message])).toEqual([
+      ['bad-cron', "cron: hour field '25' is out of range 0-23"],
+      ['bad-zone', "timezone: unknown time zone 'Europe/Atlantis' (use an IANA name such as Europe/Berlin or UTC)"],
+    ]);
   });
 });
 

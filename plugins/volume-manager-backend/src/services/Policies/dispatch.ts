@@ -25,6 +25,11 @@ export type CatchUp = 'none' | 'one';
 export const DEFAULT_GRACE_MS = 5 * 60_000;
 /** Missed slots are counted up to this many per decision (an every-minute schedule down for a week). */
 export const MAX_COUNTED_MISSED = 10_080;
+/**
+ * A stored last slot further than this in the future cannot come from a replica's clock drift: it
+ * would hold the schedule until then, silently. It is repaired to `now` (see decideDispatch).
+ */
+export const MAX_FUTURE_LAST_SLOT_MS = 3_600_000;
 
 export interface PolicySchedule {
   /** The effective (concrete) cron expression: `-random` presets already resolved. */
@@ -60,6 +65,8 @@ export interface DispatchDecision {
   lastSlot: Date | null;
   /** The first slot strictly after `now`, or null when the schedule never fires again. */
   nextRun: Date | null;
+  /** The stored last slot was more than MAX_FUTURE_LAST_SLOT_MS ahead of `now` and was reset to `now`. */
+  repairedLastSlot?: true;
 }
 
 interface DueSlots {
@@ -104,11 +111,33 @@ function referenceOf(schedule: PolicySchedule): number {
   return last !== undefined && last > since ? last : since;
 }
 
+function validTime(date: Date | null | undefined, field: string): void {
+  if (date !== null && date !== undefined && !(date instanceof Date && Number.isFinite(date.getTime()))) {
+    throw new TypeError(`${field} must be a valid date`);
+  }
+}
+
 /** Decides what one policy does at `now`. See the file comment for the rules. */
 export function decideDispatch(input: DispatchInput): DispatchDecision {
+  validTime(input.now, 'now');
+  validTime(input.since, 'since');
+  validTime(input.lastSlot, 'lastSlot');
   const cron = parseCronCached(input.cron);
   const clock = zoneClock(input.timezone);
   const now = input.now.getTime();
+  if (input.lastSlot && input.lastSlot.getTime() > now + MAX_FUTURE_LAST_SLOT_MS) {
+    // Slots up to `now` count as decided: resume with the next slot, never a catch-up burst.
+    const next = runsAfter(cron, clock, now).next();
+    return {
+      outcome: 'notDue',
+      runSlot: null,
+      missed: 0,
+      missedCapped: false,
+      lastSlot: new Date(now),
+      nextRun: next.done ? null : new Date(next.value),
+      repairedLastSlot: true,
+    };
+  }
   const due = dueSlots(cron, clock, referenceOf(input), now);
   const nextRun = due.next === null ? null : new Date(due.next);
   if (due.count === 0 || due.newest === null) {
@@ -162,29 +191,43 @@ export interface SchedulablePolicy extends PolicySchedule {
   nextRunAt?: Date | null;
 }
 
+/** What one dispatch tick has to act on. */
+export interface DueResult<P> {
+  /** Policies with a decision to carry out: a run to start, missed slots to record, a repair. */
+  due: Array<{ policy: P; decision: DispatchDecision }>;
+  /** Policies whose stored schedule could not be evaluated; the others are not held up by them. */
+  failed: Array<{ policy: P; error: Error }>;
+}
+
 /**
  * The policies that have something to decide at `now` (a slot to run, or slots to count missed),
- * with their decisions. Disabled policies and policies whose next slot is still ahead are left
- * out. Linear in the number of policies; the cron work is done only for policies with a due slot
- * when `nextRunAt` is known, and is one slot lookup per policy otherwise.
+ * with their decisions. A "policy" here is one schedule: for an entity policy, one per PVC, each
+ * with its own effective cron. Disabled policies and policies whose next slot is still ahead are
+ * left out. Linear in the number of policies; the cron work is done only for policies with a due
+ * slot when `nextRunAt` is known, and is one slot lookup per policy otherwise. One broken row (a
+ * cron or zone that no longer parses) lands in `failed` and never stops the tick.
  */
 export function dueAmong<P extends SchedulablePolicy>(
   policies: Iterable<P>,
   now: Date,
   options: { graceMs?: number } = {},
-): Array<{ policy: P; decision: DispatchDecision }> {
+): DueResult<P> {
   const nowMs = now.getTime();
-  const out: Array<{ policy: P; decision: DispatchDecision }> = [];
+  const result: DueResult<P> = { due: [], failed: [] };
   for (const policy of policies) {
     if (policy.enabled === false) continue;
     if (policy.nextRunAt && policy.nextRunAt.getTime() > nowMs) continue;
-    const decision = decideDispatch({
-      ...policy,
-      runActive: policy.runActive ?? false,
-      now,
-      graceMs: options.graceMs,
-    });
-    if (decision.outcome !== 'notDue') out.push({ policy, decision });
+    try {
+      const decision = decideDispatch({
+        ...policy,
+        runActive: policy.runActive ?? false,
+        now,
+        graceMs: options.graceMs,
+      });
+      if (decision.outcome !== 'notDue' || decision.repairedLastSlot) result.due.push({ policy, decision });
+    } catch (error) {
+      result.failed.push({ policy, error: error instanceof Error ? error : new Error(String(error)) });
+    }
   }
-  return out;
+  return result;
 }

@@ -56,6 +56,25 @@ describe('parsePolicySettings', () => {
     expect(() => parsePolicySettings({ ...base, ...patch })).toThrow(message);
   });
 
+  it.each([
+    [{ cron: '0 0 * __proto__ *' }, "cron: month field '__proto__' is not a number"],
+    [{ cron: '0 0 * * constructor' }, "cron: day-of-week field 'constructor' is not a number"],
+    [{ cron: '@__proto__' }, "cron: unknown preset '@__proto__'"],
+    [{ cron: '@constructor' }, "cron: unknown preset '@constructor'"],
+    [{ cron: '0 0 * * *; rm -rf /' }, 'cron: expected 5 fields'],
+    [{ cron: '0\n0 * * *\u0000' }, 'cron: day-of-week field'],
+    [{ timezone: '../../../etc/localtime' }, "timezone: unknown time zone '../../../etc/localtime'"],
+    [{ timezone: '/usr/share/zoneinfo/UTC' }, 'timezone: unknown time zone'],
+    [{ timezone: 'UTC\u0000' }, 'timezone: unknown time zone'],
+    [{ retention: { keepWithin: `${'9'.repeat(60)}d` } }, 'retention.keepWithin: must be a duration'],
+    [{ retention: { keepWithin: '1d'.repeat(32) } }, 'retention.keepWithin: must be a duration'],
+    [{ retention: JSON.parse('{"__proto__": {"polluted": 1}}') }, "retention: Unrecognized key(s) in object: '__proto__'"],
+  ])('hostile input %j is refused cleanly', (patch, message) => {
+    // Bodies arrive through JSON.parse, which makes `__proto__` an own key: refused as unknown.
+    expect(() => parsePolicySettings({ ...base, ...patch })).toThrow(message);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('reports every bad field at once', () => {
     expect(() => parsePolicySettings({ ...base, cron: '* * *', retention: { keepLast: -2 } })).toThrow(
       /cron: expected 5 fields.*; retention\.keepLast: must be a non-negative integer/,

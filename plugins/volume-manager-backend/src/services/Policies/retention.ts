@@ -113,6 +113,11 @@ export function planRetention<B extends RetentionBackup>(
     }
   }
 
+  for (const b of backups) {
+    if (!(b.createdAt instanceof Date) || !Number.isFinite(b.createdAt.getTime())) {
+      throw new TypeError(`backup ${b.id} has no valid createdAt`);
+    }
+  }
   const sorted = [...backups].sort(newestFirst);
   const ignored = sorted.filter(b => b.status !== 'succeeded');
   const succeeded = sorted.filter(b => b.status === 'succeeded');

@@ -1,5 +1,6 @@
 import { InputError } from '@backstage/errors';
-import { planRetention, type RetentionBackup, type RetentionRules } from './retention';
+import { DateTime } from 'luxon';
+import { isoWeekOf, planRetention, type RetentionBackup, type RetentionRules } from './retention';
 
 interface B extends RetentionBackup {}
 
@@ -379,4 +380,45 @@ describe('planRetention (restic forget semantics)', () => {
       expect(again.remove.map(x => x.id).sort()).toEqual(plan.remove.map(x => x.id).sort());
     }
   });
+});
+
+describe('calendar buckets', () => {
+  it('ISO weeks agree with luxon for every day of 1999-2040', () => {
+    const mismatches: string[] = [];
+    for (let t = Date.UTC(1999, 0, 1); t < Date.UTC(2040, 0, 1); t += 86_400_000) {
+      const ours = isoWeekOf(new Date(t));
+      const theirs = DateTime.fromMillis(t, { zone: 'UTC' });
+      if (ours.weekYear !== theirs.weekYear || ours.week !== theirs.weekNumber) mismatches.push(new Date(t).toISOString());
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it.each(['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kathmandu', 'Australia/Lord_Howe'])(
+    'bucket keys are the wall-clock calendar of %s (checked against luxon, incl. DST days)',
+    zone => {
+      // Hourly backups through both 2026 DST changes of the northern and southern hemispheres.
+      const times = [Date.UTC(2026, 2, 27), Date.UTC(2026, 3, 3), Date.UTC(2026, 9, 2), Date.UTC(2026, 9, 23), Date.UTC(2026, 11, 30)]
+        .flatMap(start => Array.from({ length: 4 * 24 }, (_, h) => start + h * 3_600_000 + 17 * 60_000));
+      const backups = times.map((t, i) => b(`b${i}`, new Date(t).toISOString()));
+      const plan = planRetention(backups, { keepHourly: 100_000, keepDaily: 100_000, keepWeekly: 100_000, keepMonthly: 100_000, keepYearly: 100_000 }, new Date('2027-01-01T00:00:00Z'), { timezone: zone });
+      const mismatches: string[] = [];
+      for (const { backup, reasons } of plan.keep) {
+        const t = DateTime.fromMillis(backup.createdAt.getTime(), { zone });
+        const expected: Record<string, string> = {
+          keepHourly: t.toFormat("yyyy-MM-dd'T'HH"),
+          keepDaily: t.toFormat('yyyy-MM-dd'),
+          keepWeekly: `${t.weekYear}-W${String(t.weekNumber).padStart(2, '0')}`,
+          keepMonthly: t.toFormat('yyyy-MM'),
+          keepYearly: t.toFormat('yyyy'),
+        };
+        for (const r of reasons) {
+          if (r.bucket && r.bucket !== expected[r.kind]) mismatches.push(`${backup.id} ${r.kind} ${r.bucket} != ${expected[r.kind]}`);
+        }
+      }
+      expect(mismatches).toEqual([]);
+      // Every distinct local hour produced exactly one hourly keep.
+      const hours = new Set(backups.map(x => DateTime.fromMillis(x.createdAt.getTime(), { zone }).toFormat("yyyy-MM-dd'T'HH")));
+      expect(plan.keep.filter(k => k.reasons.some(r => r.kind === 'keepHourly' && !r.oldest))).toHaveLength(hours.size);
+    },
+  );
 });

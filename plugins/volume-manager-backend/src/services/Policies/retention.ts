@@ -18,7 +18,7 @@
 import { InputError } from '@backstage/errors';
 import { DateTime } from 'luxon';
 import { parseCalendarDuration } from './durations';
-import { normalizeTimezone } from './timezone';
+import { normalizeTimezone, zoneClock } from './timezone';
 
 export interface RetentionRules {
   keepLast?: number;
@@ -72,13 +72,43 @@ export interface RetentionOptions {
 
 type BucketRule = Exclude<RetentionRule, 'keepWithin'>;
 
-const BUCKETS: ReadonlyArray<{ rule: BucketRule; key: (t: DateTime, index: number) => string }> = [
-  { rule: 'keepLast', key: (_t, index) => String(index) },
-  { rule: 'keepHourly', key: t => t.toFormat("yyyy-MM-dd'T'HH") },
-  { rule: 'keepDaily', key: t => t.toFormat('yyyy-MM-dd') },
-  { rule: 'keepWeekly', key: t => `${t.weekYear}-W${String(t.weekNumber).padStart(2, '0')}` },
-  { rule: 'keepMonthly', key: t => t.toFormat('yyyy-MM') },
-  { rule: 'keepYearly', key: t => String(t.year) },
+/** Calendar fields of an instant in the policy's zone (from ZoneClock: cached offsets, no Intl). */
+interface Calendar {
+  year: number;
+  /** `YYYY-MM` and so on, built once per backup and only for the rules in use. */
+  month: string;
+  day: string;
+  hour: string;
+  isoWeek: string;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** ISO 8601 week-year and week of a naive date: the week (Monday-Sunday) of its Thursday. */
+export function isoWeekOf(naive: Date): { weekYear: number; week: number } {
+  const mondayBased = (naive.getUTCDay() + 6) % 7;
+  const thursday = Date.UTC(naive.getUTCFullYear(), naive.getUTCMonth(), naive.getUTCDate() + 3 - mondayBased);
+  const weekYear = new Date(thursday).getUTCFullYear();
+  const week = 1 + Math.floor((thursday - Date.UTC(weekYear, 0, 1)) / (7 * 86_400_000));
+  return { weekYear, week };
+}
+
+function calendarOf(naiveMs: number): Calendar {
+  const d = new Date(naiveMs);
+  const year = d.getUTCFullYear();
+  const month = `${pad(year, 4)}-${pad(d.getUTCMonth() + 1)}`;
+  const day = `${month}-${pad(d.getUTCDate())}`;
+  const { weekYear, week } = isoWeekOf(d);
+  return { year, month, day, hour: `${day}T${pad(d.getUTCHours())}`, isoWeek: `${pad(weekYear, 4)}-W${pad(week)}` };
+}
+
+const BUCKETS: ReadonlyArray<{ rule: BucketRule; key: (c: Calendar, index: number) => string }> = [
+  { rule: 'keepLast', key: (_c, index) => String(index) },
+  { rule: 'keepHourly', key: c => c.hour },
+  { rule: 'keepDaily', key: c => c.day },
+  { rule: 'keepWeekly', key: c => c.isoWeek },
+  { rule: 'keepMonthly', key: c => c.month },
+  { rule: 'keepYearly', key: c => pad(c.year, 4) },
 ];
 
 /** True when the rules keep nothing by themselves (all counts zero or absent, no keepWithin). */
@@ -154,8 +184,9 @@ export function planRetention<B extends RetentionBackup>(
         : Number.NEGATIVE_INFINITY;
     const state = BUCKETS.map(b => ({ ...b, left: rules?.[b.rule] ?? 0, last: undefined as string | undefined }));
 
+    const clock = zoneClock(zone);
     evaluated.forEach((b, index) => {
-      const time = DateTime.fromMillis(b.createdAt.getTime(), { zone });
+      const time = calendarOf(clock.toNaive(b.createdAt.getTime()));
       if (within && b.createdAt.getTime() > cutoff) addReason(b, { kind: 'keepWithin' });
       const isOldest = index === evaluated.length - 1;
       for (const bucket of state) {

@@ -95,6 +95,11 @@ describe('time zones', () => {
   it('validates and canonicalizes IANA names', () => {
     expect(normalizeTimezone(undefined)).toBe('UTC');
     expect(normalizeTimezone('europe/berlin')).toBe('Europe/Berlin');
+    // The name the user chose is kept: no swap to ICU's legacy aliases.
+    expect(normalizeTimezone('Asia/Kolkata')).toBe('Asia/Kolkata');
+    expect(normalizeTimezone('Europe/Kyiv')).toBe('Europe/Kyiv');
+    expect(normalizeTimezone('Etc/UTC')).toBe('Etc/UTC');
+    expect(normalizeTimezone('utc')).toBe('UTC');
     expect(() => normalizeTimezone('Mars/Olympus_Mons')).toThrow(
       "timezone: unknown time zone 'Mars/Olympus_Mons'",
     );

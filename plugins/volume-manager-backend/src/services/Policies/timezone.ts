@@ -14,8 +14,10 @@ const DAY_CACHE_LIMIT = 20_000;
 const canonicalNames = new Map<string, string>();
 
 /**
- * Validates an IANA time zone name and returns its canonical spelling (`europe/berlin` becomes
- * `Europe/Berlin`). Empty or missing means UTC. Fixed offsets such as `UTC+2` are not IANA names
+ * Validates an IANA time zone name and returns it, with its letter case corrected when that is
+ * the only difference from the tz database's name (`europe/berlin` becomes `Europe/Berlin`, and
+ * `Etc/UTC` stays `Etc/UTC`; ICU's older aliases such as `Asia/Calcutta` for `Asia/Kolkata` are
+ * never substituted). Empty or missing means UTC. Fixed offsets such as `UTC+2` are not IANA names
  * and are refused: they would silently ignore daylight saving time.
  */
 export function normalizeTimezone(timezone: string | undefined | null): string {
@@ -27,7 +29,8 @@ export function normalizeTimezone(timezone: string | undefined | null): string {
       `timezone: unknown time zone '${String(timezone).slice(0, MAX_TIMEZONE_LENGTH)}' (use an IANA name such as Europe/Berlin or UTC)`,
     );
   }
-  const canonical = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+  const resolved = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+  const canonical = resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
   if (canonicalNames.size >= CACHE_LIMIT) canonicalNames.clear();
   canonicalNames.set(timezone, canonical);
   return canonical;

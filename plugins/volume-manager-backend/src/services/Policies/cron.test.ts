@@ -1,6 +1,6 @@
 import { InputError } from '@backstage/errors';
 import { isRandomPreset, nextRuns, parseCron, resolveCron, validateCronSpec } from './cron';
-import { IANAZone } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import { normalizeTimezone, ZoneClock } from './timezone';
 
 const iso = (dates: Date[]) => dates.map(d => d.toISOString());
@@ -280,5 +280,95 @@ describe('resolveCron and -random presets', () => {
     // 3000 / 24 = 125 per hour on average.
     expect(Math.min(...perHour)).toBeGreaterThan(80);
     expect(Math.max(...perHour)).toBeLessThan(170);
+  });
+});
+
+describe('nextRuns against a brute-force scan', () => {
+  /**
+   * An independent model of the documented semantics: walk every UTC minute, read the wall clock
+   * with luxon, run when the wall-clock minute matches and has not been seen before (fall back),
+   * or when the clock just jumped over a matching minute (spring forward).
+   */
+  function bruteForce(expr: string, walls: readonly number[], from: number): string[] {
+    const c = parseCron(expr);
+    const matches = (naive: number) => {
+      const w = new Date(naive);
+      const dom = c.daysOfMonth[w.getUTCDate()];
+      const dow = c.daysOfWeek[w.getUTCDay()];
+      const day = c.domRestricted && c.dowRestricted ? dom || dow : dom && dow;
+      return c.minutes[w.getUTCMinutes()] && c.hours[w.getUTCHours()] && c.months[w.getUTCMonth() + 1] && day;
+    };
+    const out: string[] = [];
+    let maxWall = walls[0];
+    for (let i = 1; i < walls.length; i++) {
+      const wall = walls[i];
+      let run = false;
+      for (let skipped = maxWall + 60_000; skipped < wall; skipped += 60_000) {
+        if (matches(skipped)) run = true;
+      }
+      if (wall > maxWall && matches(wall)) run = true;
+      if (run) out.push(new Date(from + i * 60_000).toISOString());
+      maxWall = Math.max(maxWall, wall);
+    }
+    return out;
+  }
+
+  /** The wall-clock reading (as naive ms, read with luxon) of every UTC minute in [from, to]. */
+  function wallClock(zone: string, from: number, to: number): number[] {
+    const walls: number[] = [];
+    for (let t = from; t <= to; t += 60_000) {
+      const w = DateTime.fromMillis(t, { zone });
+      walls.push(Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute));
+    }
+    return walls;
+  }
+
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const field = (min: number, max: number) => {
+    switch (rand(5)) {
+      case 0:
+        return '*';
+      case 1:
+        return `*/${1 + rand(Math.min(20, max - min))}`;
+      case 2: {
+        const a = min + rand(max - min + 1);
+        return `${a}-${a + rand(max - a + 1)}`;
+      }
+      case 3:
+        return `${min + rand(max - min + 1)},${min + rand(max - min + 1)}`;
+      default:
+        return String(min + rand(max - min + 1));
+    }
+  };
+  // Three days around each 2026 change of each zone.
+  const windows: Array<[string, string]> = [
+    ['Europe/Berlin', '2026-03-28T00:00:00Z'],
+    ['Europe/Berlin', '2026-10-24T00:00:00Z'],
+    ['America/New_York', '2026-03-07T00:00:00Z'],
+    ['America/New_York', '2026-10-31T00:00:00Z'],
+    ['Australia/Lord_Howe', '2026-04-04T00:00:00Z'],
+    ['Australia/Lord_Howe', '2026-10-03T00:00:00Z'],
+  ];
+
+  it.each(windows)('agrees on 40 random expressions in %s from %s', (zone, start) => {
+    const from = Date.parse(start);
+    const to = from + 3 * 86_400_000;
+    const walls = wallClock(zone, from, to);
+    const disagreements: string[] = [];
+    let runs = 0;
+    for (let i = 0; i < 40; i++) {
+      // Minutes and hours random; days kept broad so that runs fall inside the window.
+      const expr = `${field(0, 59)} ${field(0, 23)} * * ${rand(3) ? '*' : field(0, 6)}`;
+      const expected = bruteForce(expr, walls, from);
+      runs += expected.length;
+      const actual = iso(nextRuns(expr, zone, new Date(from), expected.length + 1)).filter(x => Date.parse(x) <= to);
+      if (JSON.stringify(actual) !== JSON.stringify(expected)) disagreements.push(expr);
+    }
+    expect(disagreements).toEqual([]);
+    expect(runs).toBeGreaterThan(100);
   });
 });

@@ -1,6 +1,7 @@
 import {
   type CatchUp,
   decideDispatch,
+  defaultStaleAfterMs,
   type DispatchDecision,
   dueAmong,
   longestInterval,
@@ -301,5 +302,10 @@ describe('schedule helpers', () => {
     expect(longestInterval('@hourly', 'UTC', at('2026-05-01T00:00:00Z'))).toBe(3_600_000);
     // Across the fall-back change, hourly in Berlin has one 2-hour gap (the repeated hour is skipped).
     expect(longestInterval('@hourly', 'Europe/Berlin', at('2026-10-24T23:30:00Z'))).toBe(2 * 3_600_000);
+    expect(defaultStaleAfterMs('@daily', 'UTC', at('2026-05-01T00:00:00Z'))).toBe(2 * 86_400_000);
+    expect(defaultStaleAfterMs('0 9 * * MON-FRI', 'UTC', at('2026-05-01T00:00:00Z'))).toBe(6 * 86_400_000);
+    expect(defaultStaleAfterMs('0 0 29 2 *', 'UTC', at('2026-05-01T00:00:00Z'))).toBe(2 * 1461 * 86_400_000);
+    // 2096 to 2104: no 29 February in 2100.
+    expect(iso(nextSlotAfter('0 0 29 2 *', 'UTC', at('2096-03-01T00:00:00Z')))).toBe('2104-02-29T00:00:00.000Z');
   });
 });

@@ -178,6 +178,16 @@ export function longestInterval(cron: string, timezone: string | undefined, from
   return longest;
 }
 
+/**
+ * The default staleness threshold of a PVC under a policy (issue 15: "2x its interval"): twice
+ * the longest gap between the schedule's runs after `from`, so a weekday schedule is not stale
+ * over a weekend. Null for a schedule with fewer than two future runs.
+ */
+export function defaultStaleAfterMs(cron: string, timezone: string | undefined, from: Date): number | null {
+  const interval = longestInterval(cron, timezone, from);
+  return interval === null ? null : 2 * interval;
+}
+
 /** A policy as the dispatch tick sees it. */
 export interface SchedulablePolicy extends PolicySchedule {
   id: string;

@@ -16,6 +16,7 @@ export {
   DEFAULT_GRACE_MS,
   MAX_COUNTED_MISSED,
   decideDispatch,
+  defaultStaleAfterMs,
   dueAmong,
   longestInterval,
   nextSlotAfter,

@@ -280,6 +280,17 @@ describe('dueAmong', () => {
     expect(dueAmong(cached, now)).toEqual({ due: [], failed: [] });
   });
 
+  it('hands back a stale stored nextRunAt so the caller can correct it', () => {
+    const now = at('2026-05-01T12:10:00Z');
+    const stale = { id: 's', cron: '0 * * * *', lastSlot: at('2026-05-01T12:00:00Z'), since: at('2026-04-01T00:00:00Z'), nextRunAt: at('2026-05-01T12:00:00Z') };
+    const { due } = dueAmong([stale], now);
+    expect(due.map(d => [d.policy.id, d.decision.outcome, iso(d.decision.nextRun)])).toEqual([
+      ['s', 'notDue', '2026-05-01T13:00:00.000Z'],
+    ]);
+    // Without a stored next run there is nothing to correct, and nothing to report.
+    expect(dueAmong([{ ...stale, nextRunAt: undefined }], now).due).toEqual([]);
+  });
+
   it('isolates a policy whose stored cron or zone no longer parses', () => {
     const now = at('2026-05-01T12:00:30Z');
     const ok = { id: 'ok', cron: '0 * * * *', lastSlot: at('2026-05-01T11:00:00Z'), since: at('2026-04-01T00:00:00Z') };

@@ -203,7 +203,10 @@ export interface SchedulablePolicy extends PolicySchedule {
 
 /** What one dispatch tick has to act on. */
 export interface DueResult<P> {
-  /** Policies with a decision to carry out: a run to start, missed slots to record, a repair. */
+  /**
+   * Policies with a decision to carry out: a run to start, missed slots to record, a repaired last
+   * slot, or (outcome `notDue`) a stored `nextRunAt` to correct to `decision.nextRun`.
+   */
   due: Array<{ policy: P; decision: DispatchDecision }>;
   /** Policies whose stored schedule could not be evaluated; the others are not held up by them. */
   failed: Array<{ policy: P; error: Error }>;
@@ -234,7 +237,12 @@ export function dueAmong<P extends SchedulablePolicy>(
         now,
         graceMs: options.graceMs,
       });
-      if (decision.outcome !== 'notDue' || decision.repairedLastSlot) result.due.push({ policy, decision });
+      // A stored nextRunAt at or before now that turns out not due is stale: hand it back so the
+      // caller stores the corrected next run, or the indexed query would select it every tick.
+      const staleNextRunAt = Boolean(policy.nextRunAt);
+      if (decision.outcome !== 'notDue' || decision.repairedLastSlot || staleNextRunAt) {
+        result.due.push({ policy, decision });
+      }
     } catch (error) {
       result.failed.push({ policy, error: error instanceof Error ? error : new Error(String(error)) });
     }

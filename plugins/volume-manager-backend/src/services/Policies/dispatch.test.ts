@@ -120,6 +120,9 @@ describe('decideDispatch', () => {
     expect(() => decideDispatch({ ...hourly, since: new Date(Number.NaN), runActive: false, now: new Date() })).toThrow(
       'since must be a valid date',
     );
+    expect(() => decideDispatch({ ...hourly, since: undefined as unknown as Date, runActive: false, now: new Date() })).toThrow(
+      'since must be a valid date',
+    );
   });
 
   it('follows the time zone across a DST change (Europe/Berlin, spring forward)', () => {

@@ -21,7 +21,7 @@ import { type ZoneClock, zoneClock } from './timezone';
 
 export type CatchUp = 'none' | 'one';
 
-/** How late a slot may start under catchUp `none`. */
+/** How late a slot may start under catchUp `none`; the dispatcher should pass at least its tick interval. */
 export const DEFAULT_GRACE_MS = 5 * 60_000;
 /** Missed slots are counted up to this many per decision (an every-minute schedule down for a week). */
 export const MAX_COUNTED_MISSED = 10_080;
@@ -111,8 +111,9 @@ function referenceOf(schedule: PolicySchedule): number {
   return last !== undefined && last > since ? last : since;
 }
 
-function validTime(date: Date | null | undefined, field: string): void {
-  if (date !== null && date !== undefined && !(date instanceof Date && Number.isFinite(date.getTime()))) {
+function validTime(date: Date | null | undefined, field: string, optional = false): void {
+  if (optional && (date === null || date === undefined)) return;
+  if (!(date instanceof Date && Number.isFinite(date.getTime()))) {
     throw new TypeError(`${field} must be a valid date`);
   }
 }
@@ -121,7 +122,7 @@ function validTime(date: Date | null | undefined, field: string): void {
 export function decideDispatch(input: DispatchInput): DispatchDecision {
   validTime(input.now, 'now');
   validTime(input.since, 'since');
-  validTime(input.lastSlot, 'lastSlot');
+  validTime(input.lastSlot, 'lastSlot', true);
   const cron = parseCronCached(input.cron);
   const clock = zoneClock(input.timezone);
   const now = input.now.getTime();

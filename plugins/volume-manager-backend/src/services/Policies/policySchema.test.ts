@@ -29,6 +29,8 @@ describe('parsePolicySettings', () => {
       includeManual: true,
     });
     expect(parsed.timezone).toBe('Europe/Berlin');
+    expect(parsed.cron).toBe('@weekly-random');
+    expect(parsePolicySettings({ ...base, cron: '  30 2 * * MON-FRI \t' }).cron).toBe('30 2 * * MON-FRI');
     expect(parsed.retention.keepWithin).toBe('1y6m');
   });
 

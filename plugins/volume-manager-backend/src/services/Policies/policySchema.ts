@@ -50,8 +50,12 @@ export const catchUpSchema = z.enum(['none', 'one']);
 
 export const policySettingsSchema = z
   .object({
-    /** 5 fields, a preset (@hourly …) or a -random preset. Stored as given. */
-    cron: z.string().max(256).superRefine(checkedBy(validateCronSpec, 'cron')),
+    /** 5 fields, a preset (@hourly …) or a -random preset; stored as given, trimmed. */
+    cron: z
+      .string()
+      .max(256)
+      .superRefine(checkedBy(validateCronSpec, 'cron'))
+      .transform(value => value.trim()),
     /** IANA zone, canonicalized; default UTC. */
     timezone: z
       .string()

@@ -327,6 +327,9 @@ describe('planRetention (restic forget semantics)', () => {
     );
     expect(() => planRetention(list, { keepLast: 1.5 }, new Date())).toThrow(InputError);
     expect(() => planRetention(list, { keepWithin: '7x' }, new Date())).toThrow('keepWithin: must be a duration');
+    expect(() => planRetention([...list, list[0]], { keepLast: 1 }, new Date())).toThrow('backup 2026-03-01 appears twice');
+    expect(() => planRetention(list, { keepLast: 1 }, new Date('never'))).toThrow('now must be a valid date');
+    expect(() => planRetention([b('x', 'not a date')], { keepLast: 1 }, new Date())).toThrow('backup x has no valid createdAt');
     expect(() => planRetention(list, {}, new Date(), { timezone: 'Atlantis/Capital' })).toThrow(
       "timezone: unknown time zone 'Atlantis/Capital'",
     );

@@ -143,10 +143,15 @@ export function planRetention<B extends RetentionBackup>(
     }
   }
 
+  if (!(now instanceof Date) || !Number.isFinite(now.getTime())) throw new TypeError('now must be a valid date');
+  const ids = new Set<string>();
   for (const b of backups) {
     if (!(b.createdAt instanceof Date) || !Number.isFinite(b.createdAt.getTime())) {
       throw new TypeError(`backup ${b.id} has no valid createdAt`);
     }
+    // A plan must never name one backup twice (it would be deleted twice, or kept and deleted).
+    if (ids.has(b.id)) throw new TypeError(`backup ${b.id} appears twice`);
+    ids.add(b.id);
   }
   const sorted = [...backups].sort(newestFirst);
   const ignored = sorted.filter(b => b.status !== 'succeeded');
@@ -186,11 +191,12 @@ export function planRetention<B extends RetentionBackup>(
 
     const clock = zoneClock(zone);
     evaluated.forEach((b, index) => {
-      const time = calendarOf(clock.toNaive(b.createdAt.getTime()));
       if (within && b.createdAt.getTime() > cutoff) addReason(b, { kind: 'keepWithin' });
       const isOldest = index === evaluated.length - 1;
+      let time: Calendar | undefined;
       for (const bucket of state) {
         if (bucket.left <= 0) continue;
+        time ??= calendarOf(clock.toNaive(b.createdAt.getTime()));
         const key = bucket.key(time, index);
         if (key !== bucket.last || isOldest) {
           const reason: KeepReason = { kind: bucket.rule };

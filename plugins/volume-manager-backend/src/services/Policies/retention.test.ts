@@ -381,6 +381,15 @@ describe('planRetention (restic forget semantics)', () => {
       // Deterministic whatever the input order.
       const again = planRetention([...backups].reverse(), rules, new Date('2027-03-01T00:00:00Z'), { timezone });
       expect(again.remove.map(x => x.id).sort()).toEqual(plan.remove.map(x => x.id).sort());
+      // Idempotent: planning again over what survived removes nothing (a sweep converges, and an
+      // interrupted sweep that is re-run deletes no further backup).
+      const survivors = backups.filter(x => !removed.has(x));
+      const rerun = planRetention(survivors, rules, new Date('2027-03-01T00:00:00Z'), { timezone });
+      expect(rerun.remove.map(x => x.id)).toEqual([]);
+      // An interrupted sweep (only some deletions done) converges: the re-plan removes exactly the rest.
+      const done = new Set(plan.remove.filter(() => rand(2) === 0));
+      const resumed = planRetention(backups.filter(x => !done.has(x)), rules, new Date('2027-03-01T00:00:00Z'), { timezone });
+      expect(resumed.remove.map(x => x.id)).toEqual(plan.remove.filter(x => !done.has(x)).map(x => x.id));
     }
   });
 });

@@ -1,5 +1,6 @@
 import type { Benchmark } from './types';
 import { backupParallel, backupRss, backupThroughput } from './backup';
+import { dispatchDueAmong } from './dispatchDueAmong';
 import { inventoryScale } from './inventoryScale';
 import { uploadFtp, uploadScp } from './uploadRemote';
 import { uiEntity500 } from './uiEntity500';
@@ -15,4 +16,5 @@ export const benchmarks: Benchmark[] = [
   uiEntity500,
   uploadFtp,
   uploadScp,
+  dispatchDueAmong,
 ];

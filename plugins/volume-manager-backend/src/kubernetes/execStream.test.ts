@@ -291,6 +291,28 @@ describe('execStream', () => {
       );
     });
 
+    it('sends a huge chunk a frame at a time as the socket drains, not all at once', async () => {
+      const big = randomBytes(48 * 1024 * 1024);
+      const fake = await stdinServer(messages => messages.some(closeMessage));
+      close = fake.close;
+      // the most any socket of this process held queued right after a write (the client's is the big one)
+      let maxQueued = 0;
+      const write = net.Socket.prototype.write;
+      const spy = jest.spyOn(net.Socket.prototype, 'write').mockImplementation(function queued(this: net.Socket, ...args: unknown[]) {
+        const ok = (write as (...a: unknown[]) => boolean).apply(this, args);
+        maxQueued = Math.max(maxQueued, this.writableLength);
+        return ok;
+      });
+      try {
+        await execStream(fake.client, { ...base, stdin: Readable.from([big]) });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(stdinOf(fake.messages).equals(big)).toBe(true);
+      // about one frame over the socket's high-water mark, not the 48 MiB chunk turned into frames
+      expect(maxQueued).toBeLessThan(256 * 1024);
+    });
+
     it('offers only the protocols asked for, and on v4 sends no CLOSE (the command bounds its read)', async () => {
       const input = randomBytes(100_000);
       const fake = await stdinServer(messages => stdinOf(messages).length === input.length);

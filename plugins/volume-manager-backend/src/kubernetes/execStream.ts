@@ -363,10 +363,37 @@ export async function execStream(
   /** Since when stdin waits for the socket to drain; 0 while it does not. */
   let stdinWaitingSince = 0;
   let stdinFailure: (error: Error) => void = () => {};
-  const onSocketDrain = () => {
-    stdinWaitingSince = 0;
-    if (!stdinStopped) stdin?.resume();
+  // The chunk being framed: a big one is sent a frame at a time as the socket drains, so what
+  // sits in the socket's buffer stays about one chunk of the source whatever its chunk size.
+  let pending: Buffer | undefined;
+  let pendingOffset = 0;
+  let stdinEnded = false;
+  /** Frames `pending` until the socket is full or the chunk is sent; false while waiting for 'drain'. */
+  const pump = (): boolean => {
+    while (pending) {
+      const piece = pending.subarray(pendingOffset, pendingOffset + STDIN_FRAME_DATA);
+      pendingOffset += piece.length;
+      if (pendingOffset >= pending.length) pending = undefined;
+      const buffer = framePool.pop() ?? Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES);
+      const frame = encodeClientDataFrameInto(buffer, OPCODE_BINARY, STDIN, piece);
+      const ok = socket.write(frame, error => {
+        if (!error && framePool.length < MAX_POOLED_FRAMES) framePool.push(buffer);
+      });
+      if (!ok) {
+        stdinWaitingSince = Date.now();
+        stdin?.pause();
+        socket.once('drain', onSocketDrain);
+        return false;
+      }
+    }
+    if (stdinEnded) finishStdin();
+    return true;
   };
+  function onSocketDrain() {
+    stdinWaitingSince = 0;
+    if (stdinStopped || socket.destroyed || socket.writableEnded) return;
+    if (pump() && !stdinStopped) stdin?.resume();
+  }
   const sendStdin = (chunk: Buffer) => {
     if (stdinStopped) return;
     if (socket.destroyed || socket.writableEnded) {
@@ -376,19 +403,10 @@ export async function execStream(
     lastData = Date.now();
     options.onStdinChunk?.(chunk);
     stdinBytes += chunk.length;
-    let ok = true;
-    for (let offset = 0; offset < chunk.length; offset += STDIN_FRAME_DATA) {
-      const buffer = framePool.pop() ?? Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES);
-      const frame = encodeClientDataFrameInto(buffer, OPCODE_BINARY, STDIN, chunk.subarray(offset, offset + STDIN_FRAME_DATA));
-      ok = socket.write(frame, error => {
-        if (!error && framePool.length < MAX_POOLED_FRAMES) framePool.push(buffer);
-      });
-    }
-    if (!ok && !stdinWaitingSince) {
-      stdinWaitingSince = Date.now();
-      stdin?.pause();
-      socket.once('drain', onSocketDrain);
-    }
+    // A source that emits after pause() (a stray synchronous push) must not lose its chunk.
+    pending = pending ? Buffer.concat([pending.subarray(pendingOffset), chunk]) : chunk;
+    pendingOffset = 0;
+    if (!stdinWaitingSince) pump();
   };
   const onStdinData = (chunk: unknown) => {
     if (!(chunk instanceof Uint8Array)) {
@@ -403,11 +421,17 @@ export async function execStream(
       stdinFailure(error as Error);
     }
   };
-  const onStdinEnd = () => {
+  /** Every byte is written: v5 tells the process its input ended. */
+  function finishStdin() {
     if (stdinStopped || socket.destroyed || socket.writableEnded) return;
     // v4 cannot signal the end of the input: the command bounds its own read (see the header)
     if (protocol === V5_PROTOCOL) socket.write(encodeClientFrame(OPCODE_BINARY, Buffer.from([CLOSE_CHANNEL, STDIN])));
     detachStdin();
+  }
+  const onStdinEnd = () => {
+    stdinEnded = true;
+    // 'end' may come while the last chunk still waits for the socket: CLOSE follows its frames
+    if (!pending && !stdinWaitingSince) finishStdin();
   };
   const onStdinError = (error: Error) => stdinFailure(error);
   // An error of the source once the exec has settled must not crash the process.

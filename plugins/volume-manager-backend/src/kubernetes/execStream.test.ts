@@ -1,7 +1,8 @@
 /*
  * The exec client against a plain `ws` server standing in for an API server, for what kube-sim
- * never does on its own: fragmented messages, pings, odd protocols and rejected upgrades. The
- * happy path against kube-sim's real exec is covered by the backup tests.
+ * never does on its own: fragmented messages, pings, odd protocols, rejected upgrades, a server
+ * that stops reading stdin, and the exact stdin frames. Against kube-sim's real exec: the backup
+ * tests (stdout) and execStream.stdin.kubeSim.test.ts (stdin).
  */
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';

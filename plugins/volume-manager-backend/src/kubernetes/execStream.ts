@@ -7,7 +7,10 @@
  * It can also stream a Readable INTO the command's stdin (a restore): the data goes out as
  * masked binary frames on channel 0, at most 64 KiB each, built in a few recycled buffers. While
  * the socket's write buffer is full (`write()` returned false) the source is paused until the
- * socket drains, so memory stays flat here too and a slow reader in the pod slows the source.
+ * socket drains, and a large chunk is framed piece by piece as the socket drains, so memory
+ * stays flat here too and a slow reader in the pod slows the source. If the connection drops,
+ * the runtime ends the process's stdin: it sees a short input as EOF, so a restore command must
+ * detect truncation itself (gzip's trailer does, for `tar -xzf`).
  * End of input depends on the subprotocol the server chose:
  *  - v5.channel.k8s.io: when the source ends we send the CLOSE message for stdin (channel 255,
  *    payload [0]); the process reads EOF.

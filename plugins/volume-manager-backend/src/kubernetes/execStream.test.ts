@@ -314,6 +314,35 @@ describe('execStream', () => {
       expect(maxQueued).toBeLessThan(256 * 1024);
     });
 
+    it('answers pings between stdin frames without corrupting them', async () => {
+      const input = randomBytes(8 * 1024 * 1024 + 5);
+      const received: Buffer[] = [];
+      let pongs = 0;
+      const fake = await fakeApiServer({
+        onExec: ws => {
+          ws.on('pong', () => pongs++);
+          const pinger = setInterval(() => ws.ping(), 2);
+          ws.on('message', (data: Buffer) => {
+            if (data[0] === 0) {
+              received.push(Buffer.from(data.subarray(1)));
+              ws.ping('mid-stream');
+            } else if (data[0] === 255) {
+              clearInterval(pinger);
+              ws.send(status({ status: 'Success' }), () => ws.close(1000));
+            }
+          });
+          ws.on('close', () => clearInterval(pinger));
+        },
+      });
+      close = fake.close;
+      // chunks of odd sizes, so frames and pongs interleave at every offset
+      const chunks: Buffer[] = [];
+      for (let offset = 0; offset < input.length; offset += 99_991) chunks.push(input.subarray(offset, offset + 99_991));
+      await execStream(fake.client, { ...base, stdin: Readable.from(chunks) });
+      expect(Buffer.concat(received).equals(input)).toBe(true);
+      expect(pongs).toBeGreaterThan(10);
+    });
+
     it('offers only the protocols asked for, and on v4 sends no CLOSE (the command bounds its read)', async () => {
       const input = randomBytes(100_000);
       const fake = await stdinServer(messages => stdinOf(messages).length === input.length);

@@ -228,6 +228,21 @@ describe.each([
   });
 });
 
+it('extracts with the bounded form (head -c N) over v5 too, so a restore can use one command for both', async () => {
+  const original = path.join(tmp, 'tree-bounded-v5');
+  await generateFileTree({ seed: 22, files: 20, totalBytes: 2 * MiB, depth: 2, oddities: true }, original);
+  const archive = path.join(tmp, 'tree-bounded-v5.tar.gz');
+  writeFileSync(archive, execFileSync('tar', ['-czf', '-', '-C', original, '.'], { maxBuffer: 64 * MiB }));
+  const size = statSync(archive).size;
+  const result = await execStream(client, base({
+    command: ['sh', '-c', `mkdir -p /data/bounded-v5 && head -c ${size} | tar -xzf - -C /data/bounded-v5`],
+    protocols: V5,
+    stdin: createReadStream(archive),
+  }));
+  expect(result.protocol).toBe('v5.channel.k8s.io');
+  expect(await compareTrees(original, path.join(pvDir, 'bounded-v5'))).toEqual([]);
+});
+
 describe('stdin over v4.channel.k8s.io without a bounded read', () => {
   it('never reaches EOF, so an unbounded reader ends only by the idle timeout (why commands must bound it)', async () => {
     const started = Date.now();

@@ -17,6 +17,7 @@
  *  - v4.channel.k8s.io has no half-close: the process never sees EOF while the connection is
  *    open. The command must bound its own read, e.g. `sh -c 'head -c N | tar -xzf -'` with the
  *    exact byte count N of the source.
+ * The bounded form works on both, so a caller that knows N uses it whatever the server picks.
  * Either way the connection stays open after the input ends, until the exit status arrives on
  * channel 3: the result is that status, never the mere end of the input. A source that fails
  * fails the exec (the connection is dropped, so the process gets no more input), and a socket

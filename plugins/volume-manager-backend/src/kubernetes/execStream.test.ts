@@ -201,11 +201,13 @@ describe('execStream', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('reports an unreachable API server as a KubernetesApiError', async () => {
+  it('reports an unreachable API server as a KubernetesApiError, and releases stdin', async () => {
     const kc = kubeConfigFor('down', 'http://127.0.0.1:1');
-    const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination }).catch(e => e);
+    const stdin = new Readable({ read() {} });
+    const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination, stdin }).catch(e => e);
     expect(error).toBeInstanceOf(KubernetesApiError);
     expect(error.message).toMatch(/Cluster 'down' is unreachable at http:\/\/127.0.0.1:1/);
+    expect(stdin.destroyed).toBe(true);
   });
 
   it('stops at once when aborted', async () => {
@@ -343,6 +345,27 @@ describe('execStream', () => {
       expect(pongs).toBeGreaterThan(10);
     });
 
+    it('fails, and releases the source, when the server closes the WebSocket mid-input without a status', async () => {
+      const fake = await fakeApiServer({
+        onExec: ws => {
+          let messages = 0;
+          ws.on('message', () => {
+            if (++messages === 20) ws.close(1001, 'going away');
+          });
+        },
+      });
+      close = fake.close;
+      const stdin = new Readable({
+        read() {
+          this.push(randomBytes(65_536));
+        },
+      });
+      await expect(execStream(fake.client, { ...base, stdin })).rejects.toThrow(
+        'The exec stream closed without an exit status; the output is incomplete',
+      );
+      expect(stdin.destroyed).toBe(true);
+    });
+
     it('offers only the protocols asked for, and on v4 sends no CLOSE (the command bounds its read)', async () => {
       const input = randomBytes(100_000);
       const fake = await stdinServer(messages => stdinOf(messages).length === input.length);
@@ -365,7 +388,9 @@ describe('execStream', () => {
       await expect(execStream(fake.client, { ...base, protocols: ['channel.k8s.io'] })).rejects.toThrow(
         /execStream speaks v5.channel.k8s.io, v4.channel.k8s.io; asked for channel.k8s.io/,
       );
-      await expect(execStream(fake.client, { ...base, protocols: [] })).rejects.toThrow(/asked for none/);
+      const stdin = new Readable({ read() {} });
+      await expect(execStream(fake.client, { ...base, protocols: [], stdin })).rejects.toThrow(/asked for none/);
+      expect(stdin.destroyed).toBe(true);
       expect(fake.requests).toHaveLength(0);
     });
 

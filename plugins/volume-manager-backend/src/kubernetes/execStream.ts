@@ -214,8 +214,16 @@ export async function execStream(
   client: ClusterClient,
   options: ExecStreamOptions,
 ): Promise<ExecStreamResult> {
+  // Failing before the connection is up still consumes stdin, as the option promises.
+  const releaseStdin = () => {
+    if (options.stdin && !options.stdin.readableEnded && !options.stdin.destroyed) {
+      options.stdin.on('error', () => {});
+      options.stdin.destroy();
+    }
+  };
   const protocols = options.protocols ?? EXEC_PROTOCOLS;
   if (protocols.length === 0 || protocols.some(p => !EXEC_PROTOCOLS.includes(p))) {
+    releaseStdin();
     throw new Error(`execStream speaks ${EXEC_PROTOCOLS.join(', ')}; asked for ${protocols.join(', ') || 'none'}`);
   }
   const context: KubernetesCallContext = {
@@ -236,6 +244,7 @@ export async function execStream(
       },
     }, options.signal);
   } catch (error) {
+    releaseStdin();
     throw new KubernetesApiError(client.cluster, undefined, context, undefined, (error as Error).message, { cause: error });
   }
   const socket = upgrade.socket;

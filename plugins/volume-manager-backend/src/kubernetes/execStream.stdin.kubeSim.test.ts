@@ -9,14 +9,14 @@ import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSy
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import { compareTrees, generateFileTree } from '@nkvm/kube-sim/src/files';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { createClusterClient, type ClusterClient } from './ClusterClient';
 import { execStream, ExecFailedError, type ExecStreamOptions } from './execStream';
 import { kubeConfigFromString } from './kubeConfigs';
-import { createPod, getPod } from './pods';
+import { createPod, deletePod, getPod } from './pods';
 
 jest.setTimeout(180_000);
 
@@ -113,10 +113,15 @@ beforeAll(async () => {
   const pvc = await client.get<V1PersistentVolumeClaim>('persistentvolumeclaims', NS, 'target');
   pvDir = sim.pvDir(pvc.spec!.volumeName!);
   mkdirSync(pvDir, { recursive: true });
+  await runningPod(podName);
+});
+
+/** A helper pod with the volume at /data, once it runs. */
+async function runningPod(name: string) {
   await createPod(client, {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: podName, namespace: NS },
+    metadata: { name, namespace: NS },
     spec: {
       containers: [
         {
@@ -130,12 +135,12 @@ beforeAll(async () => {
     },
   });
   for (let i = 0; ; i++) {
-    const pod = await getPod(client, NS, podName);
-    if ((pod as V1Pod).status?.phase === 'Running') break;
-    if (i > 100) throw new Error('the helper pod never ran');
+    const pod: V1Pod = await getPod(client, NS, name);
+    if (pod.status?.phase === 'Running') return;
+    if (i > 100) throw new Error(`pod ${name} never ran`);
     await new Promise(r => setTimeout(r, 50));
   }
-});
+}
 
 afterAll(async () => {
   await sim?.stop();
@@ -223,6 +228,21 @@ describe.each([
   });
 });
 
+it('extracts with the bounded form (head -c N) over v5 too, so a restore can use one command for both', async () => {
+  const original = path.join(tmp, 'tree-bounded-v5');
+  await generateFileTree({ seed: 22, files: 20, totalBytes: 2 * MiB, depth: 2, oddities: true }, original);
+  const archive = path.join(tmp, 'tree-bounded-v5.tar.gz');
+  writeFileSync(archive, execFileSync('tar', ['-czf', '-', '-C', original, '.'], { maxBuffer: 64 * MiB }));
+  const size = statSync(archive).size;
+  const result = await execStream(client, base({
+    command: ['sh', '-c', `mkdir -p /data/bounded-v5 && head -c ${size} | tar -xzf - -C /data/bounded-v5`],
+    protocols: V5,
+    stdin: createReadStream(archive),
+  }));
+  expect(result.protocol).toBe('v5.channel.k8s.io');
+  expect(await compareTrees(original, path.join(pvDir, 'bounded-v5'))).toEqual([]);
+});
+
 describe('stdin over v4.channel.k8s.io without a bounded read', () => {
   it('never reaches EOF, so an unbounded reader ends only by the idle timeout (why commands must bound it)', async () => {
     const started = Date.now();
@@ -263,6 +283,32 @@ describe('stdin backpressure and failures', () => {
     // socket buffers, kube-sim's pipe to the child and a few frames, not the 96 MiB
     expect(pulledDuringSleep).toBeLessThan(24 * MiB);
     expect(rss.peakGrowth()).toBeLessThan(64 * MiB);
+  });
+
+  it('moves both directions at once through a slow destination without deadlocking (cat echoes stdin)', async () => {
+    const total = 48 * MiB;
+    const source = randomSource(total);
+    const echoed = createHash('sha256');
+    let received = 0;
+    const destination = new Writable({
+      highWaterMark: 256 * 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        echoed.update(chunk);
+        received += chunk.length;
+        setTimeout(callback, 1); // slower than the pod: stdout backpressure reaches cat, then stdin
+      },
+    });
+    const result = await execStream(client, base({
+      command: ['cat'],
+      protocols: V5,
+      stdin: source.stream,
+      destination,
+      stallTimeoutMs: 10_000,
+    }));
+    await new Promise(resolve => destination.end(resolve));
+    expect(result.stdinBytes).toBe(total);
+    expect(received).toBe(total);
+    expect(echoed.digest('hex')).toBe(source.digest());
   });
 
   it('fails with a clear message when the pod stops reading for stallTimeoutMs', async () => {
@@ -313,9 +359,30 @@ describe('stdin backpressure and failures', () => {
     const error = await done;
     expect(error).toBeInstanceOf(ExecFailedError);
     expect(error.message).toBe('The restore was cancelled');
-    expect(Date.now() - aborted).toBeLessThan(500);
+    expect(Date.now() - aborted).toBeLessThan(1000);
     expect(source.stream.destroyed).toBe(true);
     expect(source.produced()).toBeLessThan(64 * MiB);
+  });
+
+  it('reads the kill as exit code 137 when the pod is deleted mid-stream', async () => {
+    await runningPod('doomed');
+    const source = randomSource(1024 * MiB);
+    let deleting: Promise<void> | undefined;
+    const error = await execStream(client, base({
+      pod: 'doomed',
+      command: ['sh', '-c', 'cat >/dev/null'],
+      protocols: V5,
+      stdin: source.stream,
+      onStdinChunk: () => {
+        if (!deleting && source.produced() > 16 * MiB) deleting = deletePod(client, NS, 'doomed');
+      },
+    })).catch(e => e);
+    await deleting;
+    expect(error).toBeInstanceOf(ExecFailedError);
+    expect(error.exitCode).toBe(137);
+    expect(error.message).toBe("'sh -c cat >/dev/null' exited with code 137");
+    expect(source.stream.destroyed).toBe(true);
+    expect(source.produced()).toBeLessThan(1024 * MiB);
   });
 
   it('fails when the connection is cut mid-stream', async () => {

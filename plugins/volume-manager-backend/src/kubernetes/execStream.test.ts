@@ -1,7 +1,8 @@
 /*
  * The exec client against a plain `ws` server standing in for an API server, for what kube-sim
- * never does on its own: fragmented messages, pings, odd protocols and rejected upgrades. The
- * happy path against kube-sim's real exec is covered by the backup tests.
+ * never does on its own: fragmented messages, pings, odd protocols, rejected upgrades, a server
+ * that stops reading stdin, and the exact stdin frames. Against kube-sim's real exec: the backup
+ * tests (stdout) and execStream.stdin.kubeSim.test.ts (stdin).
  */
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -200,11 +201,13 @@ describe('execStream', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('reports an unreachable API server as a KubernetesApiError', async () => {
+  it('reports an unreachable API server as a KubernetesApiError, and releases stdin', async () => {
     const kc = kubeConfigFor('down', 'http://127.0.0.1:1');
-    const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination }).catch(e => e);
+    const stdin = new Readable({ read() {} });
+    const error = await execStream(createClusterClient('down', kc), { ...base, destination: collector().destination, stdin }).catch(e => e);
     expect(error).toBeInstanceOf(KubernetesApiError);
     expect(error.message).toMatch(/Cluster 'down' is unreachable at http:\/\/127.0.0.1:1/);
+    expect(stdin.destroyed).toBe(true);
   });
 
   it('stops at once when aborted', async () => {
@@ -291,6 +294,78 @@ describe('execStream', () => {
       );
     });
 
+    it('sends a huge chunk a frame at a time as the socket drains, not all at once', async () => {
+      const big = randomBytes(48 * 1024 * 1024);
+      const fake = await stdinServer(messages => messages.some(closeMessage));
+      close = fake.close;
+      // the most any socket of this process held queued right after a write (the client's is the big one)
+      let maxQueued = 0;
+      const write = net.Socket.prototype.write;
+      const spy = jest.spyOn(net.Socket.prototype, 'write').mockImplementation(function queued(this: net.Socket, ...args: unknown[]) {
+        const ok = (write as (...a: unknown[]) => boolean).apply(this, args);
+        maxQueued = Math.max(maxQueued, this.writableLength);
+        return ok;
+      });
+      try {
+        await execStream(fake.client, { ...base, stdin: Readable.from([big]) });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(stdinOf(fake.messages).equals(big)).toBe(true);
+      // about one frame over the socket's high-water mark, not the 48 MiB chunk turned into frames
+      expect(maxQueued).toBeLessThan(256 * 1024);
+    });
+
+    it('answers pings between stdin frames without corrupting them', async () => {
+      const input = randomBytes(8 * 1024 * 1024 + 5);
+      const received: Buffer[] = [];
+      let pongs = 0;
+      const fake = await fakeApiServer({
+        onExec: ws => {
+          ws.on('pong', () => pongs++);
+          const pinger = setInterval(() => ws.ping(), 2);
+          ws.on('message', (data: Buffer) => {
+            if (data[0] === 0) {
+              received.push(Buffer.from(data.subarray(1)));
+              ws.ping('mid-stream');
+            } else if (data[0] === 255) {
+              clearInterval(pinger);
+              ws.send(status({ status: 'Success' }), () => ws.close(1000));
+            }
+          });
+          ws.on('close', () => clearInterval(pinger));
+        },
+      });
+      close = fake.close;
+      // chunks of odd sizes, so frames and pongs interleave at every offset
+      const chunks: Buffer[] = [];
+      for (let offset = 0; offset < input.length; offset += 99_991) chunks.push(input.subarray(offset, offset + 99_991));
+      await execStream(fake.client, { ...base, stdin: Readable.from(chunks) });
+      expect(Buffer.concat(received).equals(input)).toBe(true);
+      expect(pongs).toBeGreaterThan(10);
+    });
+
+    it('fails, and releases the source, when the server closes the WebSocket mid-input without a status', async () => {
+      const fake = await fakeApiServer({
+        onExec: ws => {
+          let messages = 0;
+          ws.on('message', () => {
+            if (++messages === 20) ws.close(1001, 'going away');
+          });
+        },
+      });
+      close = fake.close;
+      const stdin = new Readable({
+        read() {
+          this.push(randomBytes(65_536));
+        },
+      });
+      await expect(execStream(fake.client, { ...base, stdin })).rejects.toThrow(
+        'The exec stream closed without an exit status; the output is incomplete',
+      );
+      expect(stdin.destroyed).toBe(true);
+    });
+
     it('offers only the protocols asked for, and on v4 sends no CLOSE (the command bounds its read)', async () => {
       const input = randomBytes(100_000);
       const fake = await stdinServer(messages => stdinOf(messages).length === input.length);
@@ -313,7 +388,9 @@ describe('execStream', () => {
       await expect(execStream(fake.client, { ...base, protocols: ['channel.k8s.io'] })).rejects.toThrow(
         /execStream speaks v5.channel.k8s.io, v4.channel.k8s.io; asked for channel.k8s.io/,
       );
-      await expect(execStream(fake.client, { ...base, protocols: [] })).rejects.toThrow(/asked for none/);
+      const stdin = new Readable({ read() {} });
+      await expect(execStream(fake.client, { ...base, protocols: [], stdin })).rejects.toThrow(/asked for none/);
+      expect(stdin.destroyed).toBe(true);
       expect(fake.requests).toHaveLength(0);
     });
 

@@ -7,13 +7,17 @@
  * It can also stream a Readable INTO the command's stdin (a restore): the data goes out as
  * masked binary frames on channel 0, at most 64 KiB each, built in a few recycled buffers. While
  * the socket's write buffer is full (`write()` returned false) the source is paused until the
- * socket drains, so memory stays flat here too and a slow reader in the pod slows the source.
+ * socket drains, and a large chunk is framed piece by piece as the socket drains, so memory
+ * stays flat here too and a slow reader in the pod slows the source. If the connection drops,
+ * the runtime ends the process's stdin: it sees a short input as EOF, so a restore command must
+ * detect truncation itself (gzip's trailer does, for `tar -xzf`).
  * End of input depends on the subprotocol the server chose:
  *  - v5.channel.k8s.io: when the source ends we send the CLOSE message for stdin (channel 255,
  *    payload [0]); the process reads EOF.
  *  - v4.channel.k8s.io has no half-close: the process never sees EOF while the connection is
  *    open. The command must bound its own read, e.g. `sh -c 'head -c N | tar -xzf -'` with the
  *    exact byte count N of the source.
+ * The bounded form works on both, so a caller that knows N uses it whatever the server picks.
  * Either way the connection stays open after the input ends, until the exit status arrives on
  * channel 3: the result is that status, never the mere end of the input. A source that fails
  * fails the exec (the connection is dropped, so the process gets no more input), and a socket
@@ -210,8 +214,16 @@ export async function execStream(
   client: ClusterClient,
   options: ExecStreamOptions,
 ): Promise<ExecStreamResult> {
+  // Failing before the connection is up still consumes stdin, as the option promises.
+  const releaseStdin = () => {
+    if (options.stdin && !options.stdin.readableEnded && !options.stdin.destroyed) {
+      options.stdin.on('error', () => {});
+      options.stdin.destroy();
+    }
+  };
   const protocols = options.protocols ?? EXEC_PROTOCOLS;
   if (protocols.length === 0 || protocols.some(p => !EXEC_PROTOCOLS.includes(p))) {
+    releaseStdin();
     throw new Error(`execStream speaks ${EXEC_PROTOCOLS.join(', ')}; asked for ${protocols.join(', ') || 'none'}`);
   }
   const context: KubernetesCallContext = {
@@ -232,6 +244,7 @@ export async function execStream(
       },
     }, options.signal);
   } catch (error) {
+    releaseStdin();
     throw new KubernetesApiError(client.cluster, undefined, context, undefined, (error as Error).message, { cause: error });
   }
   const socket = upgrade.socket;
@@ -363,10 +376,37 @@ export async function execStream(
   /** Since when stdin waits for the socket to drain; 0 while it does not. */
   let stdinWaitingSince = 0;
   let stdinFailure: (error: Error) => void = () => {};
-  const onSocketDrain = () => {
-    stdinWaitingSince = 0;
-    if (!stdinStopped) stdin?.resume();
+  // The chunk being framed: a big one is sent a frame at a time as the socket drains, so what
+  // sits in the socket's buffer stays about one chunk of the source whatever its chunk size.
+  let pending: Buffer | undefined;
+  let pendingOffset = 0;
+  let stdinEnded = false;
+  /** Frames `pending` until the socket is full or the chunk is sent; false while waiting for 'drain'. */
+  const pump = (): boolean => {
+    while (pending) {
+      const piece = pending.subarray(pendingOffset, pendingOffset + STDIN_FRAME_DATA);
+      pendingOffset += piece.length;
+      if (pendingOffset >= pending.length) pending = undefined;
+      const buffer = framePool.pop() ?? Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES);
+      const frame = encodeClientDataFrameInto(buffer, OPCODE_BINARY, STDIN, piece);
+      const ok = socket.write(frame, error => {
+        if (!error && framePool.length < MAX_POOLED_FRAMES) framePool.push(buffer);
+      });
+      if (!ok) {
+        stdinWaitingSince = Date.now();
+        stdin?.pause();
+        socket.once('drain', onSocketDrain);
+        return false;
+      }
+    }
+    if (stdinEnded) finishStdin();
+    return true;
   };
+  function onSocketDrain() {
+    stdinWaitingSince = 0;
+    if (stdinStopped || socket.destroyed || socket.writableEnded) return;
+    if (pump() && !stdinStopped) stdin?.resume();
+  }
   const sendStdin = (chunk: Buffer) => {
     if (stdinStopped) return;
     if (socket.destroyed || socket.writableEnded) {
@@ -376,19 +416,10 @@ export async function execStream(
     lastData = Date.now();
     options.onStdinChunk?.(chunk);
     stdinBytes += chunk.length;
-    let ok = true;
-    for (let offset = 0; offset < chunk.length; offset += STDIN_FRAME_DATA) {
-      const buffer = framePool.pop() ?? Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES);
-      const frame = encodeClientDataFrameInto(buffer, OPCODE_BINARY, STDIN, chunk.subarray(offset, offset + STDIN_FRAME_DATA));
-      ok = socket.write(frame, error => {
-        if (!error && framePool.length < MAX_POOLED_FRAMES) framePool.push(buffer);
-      });
-    }
-    if (!ok && !stdinWaitingSince) {
-      stdinWaitingSince = Date.now();
-      stdin?.pause();
-      socket.once('drain', onSocketDrain);
-    }
+    // A source that emits after pause() (a stray synchronous push) must not lose its chunk.
+    pending = pending ? Buffer.concat([pending.subarray(pendingOffset), chunk]) : chunk;
+    pendingOffset = 0;
+    if (!stdinWaitingSince) pump();
   };
   const onStdinData = (chunk: unknown) => {
     if (!(chunk instanceof Uint8Array)) {
@@ -403,11 +434,17 @@ export async function execStream(
       stdinFailure(error as Error);
     }
   };
-  const onStdinEnd = () => {
+  /** Every byte is written: v5 tells the process its input ended. */
+  function finishStdin() {
     if (stdinStopped || socket.destroyed || socket.writableEnded) return;
     // v4 cannot signal the end of the input: the command bounds its own read (see the header)
     if (protocol === V5_PROTOCOL) socket.write(encodeClientFrame(OPCODE_BINARY, Buffer.from([CLOSE_CHANNEL, STDIN])));
     detachStdin();
+  }
+  const onStdinEnd = () => {
+    stdinEnded = true;
+    // 'end' may come while the last chunk still waits for the socket: CLOSE follows its frames
+    if (!pending && !stdinWaitingSince) finishStdin();
   };
   const onStdinError = (error: Error) => stdinFailure(error);
   // An error of the source once the exec has settled must not crash the process.

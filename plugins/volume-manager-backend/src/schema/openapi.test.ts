@@ -1,7 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type express from 'express';
+import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
+import { volumeManagerPlugin } from '../plugin';
 import { createRouter, type RouterOptions } from '../router';
 
 /**
@@ -238,5 +248,162 @@ describe('openapi.yaml', () => {
       pendingButServed: ['POST /restores/{id}/cancel'],
       pendingButNotDescribed: ['GET /restores'],
     });
+  });
+});
+
+/**
+ * Checks a JSON value against the subset of OpenAPI 3.0 schemas the spec uses. Objects are
+ * closed: a property the spec does not list is an error, so a response field added to the code
+ * but not to the spec fails here.
+ */
+function schemaErrors(
+  spec: Spec,
+  schema: any,
+  value: unknown,
+  at = '$',
+): string[] {
+  if (schema.$ref) {
+    const target = schema.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce((node: any, key: string) => node?.[key], spec);
+    return schemaErrors(spec, target, value, at);
+  }
+  if (value === null)
+    return schema.nullable ? [] : [`${at}: null is not allowed`];
+  if (schema.allOf)
+    return schema.allOf.flatMap((s: any) => schemaErrors(spec, s, value, at));
+  if (schema.oneOf) {
+    const matching = schema.oneOf.filter(
+      (s: any) => schemaErrors(spec, s, value, at).length === 0,
+    );
+    return matching.length === 1
+      ? []
+      : [`${at}: matches ${matching.length} of oneOf`];
+  }
+  if (schema.enum && !schema.enum.includes(value))
+    return [`${at}: ${JSON.stringify(value)} not in enum`];
+  switch (schema.type) {
+    case 'object': {
+      if (typeof value !== 'object' || Array.isArray(value))
+        return [`${at}: not an object`];
+      const obj = value as Record<string, unknown>;
+      const props = schema.properties ?? {};
+      return [
+        ...(schema.required ?? [])
+          .filter((k: string) => !(k in obj))
+          .map((k: string) => `${at}.${k}: required`),
+        ...Object.keys(obj)
+          .filter(k => !(k in props))
+          .map(k => `${at}.${k}: not in the spec`),
+        ...Object.entries(obj)
+          .filter(([k]) => k in props)
+          .flatMap(([k, v]) => schemaErrors(spec, props[k], v, `${at}.${k}`)),
+      ];
+    }
+    case 'array':
+      return Array.isArray(value)
+        ? value.flatMap((v, i) =>
+            schemaErrors(spec, schema.items, v, `${at}[${i}]`),
+          )
+        : [`${at}: not an array`];
+    case 'integer':
+      return Number.isInteger(value) ? [] : [`${at}: not an integer`];
+    case 'number':
+    case 'string':
+    case 'boolean':
+      return typeof value === schema.type
+        ? []
+        : [`${at}: not a ${schema.type}`];
+    default:
+      return [];
+  }
+}
+
+describe('responses of the running plugin', () => {
+  const spec = loadSpec();
+  const user = mockCredentials.user.header('user:default/alice');
+  let server: any;
+
+  beforeAll(async () => {
+    ({ server } = await startTestBackend({
+      features: [
+        volumeManagerPlugin,
+        mockServices.rootConfig.factory({
+          data: { volumeManager: { defaultAuthMode: 'paste' } },
+        }),
+        mockServices.permissions.factory({ result: AuthorizeResult.ALLOW }),
+        catalogServiceMock.factory({ entities: [] }),
+      ],
+    }));
+  });
+
+  /** The response's status is documented for the operation, and its body matches the schema. */
+  function expectDescribed(
+    method: string,
+    specPath: string,
+    res: request.Response,
+  ) {
+    const op = spec.paths[specPath]?.[method];
+    expect({
+      [`${method.toUpperCase()} ${specPath}`]: Object.keys(op?.responses ?? {}),
+    }).toEqual({
+      [`${method.toUpperCase()} ${specPath}`]: expect.arrayContaining([
+        String(res.status),
+      ]),
+    });
+    let response = op.responses[String(res.status)];
+    if (response.$ref)
+      response = spec.components!.responses[response.$ref.split('/').pop()!];
+    const schema = (response as any).content['application/json'].schema;
+    expect(schemaErrors(spec, schema, res.body)).toEqual([]);
+  }
+
+  it.each([
+    ['get', '/health', '/health', 200],
+    ['get', '/clusters', '/clusters', 200],
+    ['get', '/destinations', '/destinations', 200],
+    ['get', '/volumes', '/volumes', 200],
+    ['get', '/backups', '/backups', 200],
+    ['get', '/volumes', '/volumes?bogus=1', 400],
+    ['get', '/backups/{runId}', '/backups/not-a-uuid', 400],
+    ['get', '/backups/{runId}', `/backups/${randomUUID()}`, 404],
+    ['post', '/backups', '/backups', 400],
+    ['post', '/clusters/session', '/clusters/session', 400],
+  ])(
+    '%s %s (%s) answers as described',
+    async (method, specPath, url, status) => {
+      const res = await (request(server) as any)
+        [method](`/api/volume-manager${url}`)
+        .set('Authorization', user)
+        .send(method === 'post' ? { bogus: true } : undefined);
+      expect(res.status).toBe(status);
+      expectDescribed(method, specPath, res);
+    },
+  );
+
+  it('answers 401 as described when the token is invalid', async () => {
+    const res = await request(server)
+      .get('/api/volume-manager/clusters')
+      .set('Authorization', mockCredentials.user.invalidHeader());
+    expect(res.status).toBe(401);
+    expectDescribed('get', '/clusters', res);
+  });
+
+  it('the schema check rejects what the spec does not describe', () => {
+    const clusters = { $ref: '#/components/schemas/ClustersResponse' };
+    expect(
+      schemaErrors(spec, clusters, { clusters: [], authModes: ['paste'] }),
+    ).toEqual([]);
+    expect(
+      schemaErrors(spec, clusters, {
+        clusters: [{ name: 'c', source: 'nowhere', token: 'x' }],
+        authModes: [null],
+      }),
+    ).toEqual([
+      '$.clusters[0].token: not in the spec',
+      '$.clusters[0].source: "nowhere" not in enum',
+      '$.authModes[0]: null is not allowed',
+    ]);
   });
 });

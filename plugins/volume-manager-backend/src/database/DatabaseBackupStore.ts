@@ -370,9 +370,9 @@ export class DatabaseBackupStore implements BackupStore {
           .limit(CLAIM_CANDIDATES)
           .select('i.id', 'i.run_id', 'i.cluster', 'i.namespace', 'i.pvc');
         for (const candidate of candidates) {
-          const changed = await this.db.transaction(async trx => {
+          const changed = await this.db.transaction(async (trx): Promise<number> => {
             await lockPvc(trx, candidate);
-            return trx('backup_item')
+            const n = await trx('backup_item')
               .where({ id: candidate.id, status: 'queued' })
               .whereIn('run_id', trx('backup_run').select('id').where('cancel_requested', false))
               .whereNotExists(q =>
@@ -392,6 +392,7 @@ export class DatabaseBackupStore implements BackupStore {
                 progress_bytes: null,
                 progress_updated_at: null,
               });
+            return Number(n);
           });
           if (changed === 1) {
             await this.recomputeRun(candidate.run_id);

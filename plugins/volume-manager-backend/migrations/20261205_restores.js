@@ -74,8 +74,9 @@ exports.up = async function up(knex) {
  * @param {import('knex').Knex} knex
  */
 exports.down = async function down(knex) {
-  await knex.schema.alterTable('backup_run', table => {
-    table.dropColumn('for_restore_id');
-  });
+  // Plain DROP COLUMN on both (SQLite 3.35+ has it). knex's SQLite fallback rebuilds the table,
+  // and inside the migration's transaction foreign keys stay on, so dropping the old
+  // backup_run would cascade-delete every backup item.
+  await knex.raw('ALTER TABLE backup_run DROP COLUMN for_restore_id');
   await knex.schema.dropTable('restores');
 };

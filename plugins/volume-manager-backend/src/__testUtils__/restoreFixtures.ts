@@ -7,7 +7,8 @@ import type { Knex } from 'knex';
 import type { BackupStore, PvcKey, StoredItem } from '../database/BackupStore';
 import { BACKUP_STORE_MIGRATIONS_DIR } from '../database/migrateBackupStore';
 import type { NewRestore } from '../database/RestoreStore';
-import type { TestDatabases, TestDatabaseId } from './testDatabases';
+import type { TestDatabases } from '@backstage/backend-test-utils';
+import type { TestDatabaseId } from './testDatabases';
 
 export const SHA = 'b'.repeat(64);
 export const T0 = Date.parse('2026-12-05T05:00:00.000Z');

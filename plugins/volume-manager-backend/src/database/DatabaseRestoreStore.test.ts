@@ -394,9 +394,12 @@ describe('DatabaseRestoreStore', () => {
         );
         created.push(r);
       }
-      const expected = [...created]
-        .sort((x, y) => (x.createdAt === y.createdAt ? (x.id < y.id ? 1 : -1) : x.createdAt < y.createdAt ? 1 : -1))
-        .map(r => r.id);
+      // Newest first, then the larger id (ISO times of one length sort as strings).
+      const expected = created
+        .map(r => `${r.createdAt} ${r.id}`)
+        .sort()
+        .reverse()
+        .map(key => key.split(' ')[1]);
 
       const seen: string[] = [];
       let cursor: string | undefined;

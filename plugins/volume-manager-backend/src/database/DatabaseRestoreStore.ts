@@ -278,9 +278,11 @@ export class DatabaseRestoreStore implements RestoreStore {
       });
     } catch (error) {
       if (isUniqueViolation(error)) {
+        // Lost to a restore created at the same moment (the unique index refused this one).
+        const other = await this.activeRestoreOf(this.db, targetPvc);
         throw new ConflictError(
-          `The PVC ${describePvc(targetPvc)} already has a restore queued or running; ` +
-            `wait for it to finish or cancel it`,
+          `The PVC ${describePvc(targetPvc)} already has a restore ` +
+            `${other ? `${other.phase} (${other.id})` : 'queued or running'}; wait for it to finish or cancel it`,
         );
       }
       throw error;
@@ -559,6 +561,19 @@ export class DatabaseRestoreStore implements RestoreStore {
       );
   }
 
+  /** The unfinished restore into this PVC other than `exceptId`, if any. */
+  private async activeRestoreOf(
+    db: Knex | Knex.Transaction,
+    pvc: PvcKey,
+    exceptId?: string,
+  ): Promise<{ id: string; phase: string } | undefined> {
+    const query = db('restores')
+      .where({ target_cluster: pvc.cluster, target_namespace: pvc.namespace, target_name: pvc.pvc })
+      .whereIn('phase', ACTIVE_PHASES);
+    if (exceptId !== undefined) query.whereNot('id', exceptId);
+    return query.first('id', 'phase');
+  }
+
   /**
    * Run in createRestore's transaction after its insert: ConflictError when another restore
    * of the target is unfinished, or (into an existing PVC) a backup of it is queued or running.
@@ -569,11 +584,7 @@ export class DatabaseRestoreStore implements RestoreStore {
     pvc: PvcKey,
     existingPvc: boolean,
   ): Promise<void> {
-    const other: { id: string; phase: string } | undefined = await trx('restores')
-      .where({ target_cluster: pvc.cluster, target_namespace: pvc.namespace, target_name: pvc.pvc })
-      .whereIn('phase', ACTIVE_PHASES)
-      .whereNot('id', id)
-      .first('id', 'phase');
+    const other = await this.activeRestoreOf(trx, pvc, id);
     if (other) {
       throw new ConflictError(
         `The PVC ${describePvc(pvc)} already has a restore ${other.phase} (${other.id}); ` +

@@ -334,6 +334,8 @@ export class FtpArchiveSink implements ArchiveSink {
         return { client: c, sidecarSha256, bytes };
       } catch (error) {
         c.close();
+        // Aborting closed the client: whatever command waited failed, say why.
+        if (signal?.aborted) throw new ArchiveSinkError(`${where}: cancelled`, { transient: false, cause: error });
         throw error;
       }
     });

@@ -47,9 +47,12 @@ import {
 /** WRITE requests of this size, at most this many in flight. */
 const WRITE_CHUNK = 256 * 1024;
 const WRITES_IN_FLIGHT = 8;
-/** READ requests of this size, at most this many in flight (and never more than the reader's buffer). */
-const READ_CHUNK = 256 * 1024;
-const READS_IN_FLIGHT = 4;
+/**
+ * READ requests of this size, at most this many in flight. ssh2 splits a READ above 254 KiB
+ * (OpenSSH's packet limit) into sequential requests, so one request stays below it.
+ */
+const READ_CHUNK = 192 * 1024;
+const READS_IN_FLIGHT = 8;
 
 /** SFTP status 2: no such file. */
 const SFTP_NO_SUCH_FILE = 2;

@@ -189,6 +189,8 @@ class SftpHandleReader extends Readable {
     private readonly sftp: SFTPWrapper,
     private readonly handle: Buffer,
     private readonly size: number,
+    /** Names the transfer in errors: `SCP user@host:port: reading <file>`. */
+    private readonly what: string,
     private readonly release: () => void,
   ) {
     super({ highWaterMark: READ_CHUNK * READS_IN_FLIGHT });
@@ -219,7 +221,9 @@ class SftpHandleReader extends Readable {
       const data = await next.data;
       if (this.destroyed) return;
       if (data.length === 0) {
-        throw new ArchiveSinkError(`the file ended at ${next.position} of ${this.size} bytes`, { transient: false });
+        throw new ArchiveSinkError(`${this.what}: the file ended at ${next.position} of ${this.size} bytes`, {
+          transient: false,
+        });
       }
       if (data.length < next.length) {
         // A short read: ask for the rest before anything queued behind it.
@@ -238,7 +242,8 @@ class SftpHandleReader extends Readable {
       },
       error => {
         this.pumping = false;
-        this.destroy(error);
+        // The file opened and its size was known: reading it again may well succeed.
+        this.destroy(error instanceof ArchiveSinkError ? error : sinkError(this.what, error, true));
       },
     );
   }
@@ -435,7 +440,7 @@ export class ScpArchiveSink implements ArchiveSink {
         ? new ArchiveSinkError(`${where}: ${file} does not exist`, { transient: false, cause: error })
         : error;
 
-    const { session, sftp, handle, size, sidecarSha256 } = await this.retry('reading', async () => {
+    const { session, sftp, handle, size, sidecarSha256, file } = await this.retry('reading', async () => {
       const s = await connectSsh(d, timeoutMs, signal);
       try {
         const channel = await s.sftp();
@@ -453,20 +458,20 @@ export class ScpArchiveSink implements ArchiveSink {
         });
         const info = await sftpCall<{ size: number; isFile(): boolean }>(channel, 'fstat', cb => channel.fstat(h, cb));
         if (!info.isFile()) throw new ArchiveSinkError(`${where}: ${paths.file} is not a regular file`, { transient: false });
-        return { session: s, sftp: channel, handle: h, size: info.size, sidecarSha256: sha256 };
+        return { session: s, sftp: channel, handle: h, size: info.size, sidecarSha256: sha256, file: paths.file };
       } catch (error) {
         s.close();
         throw error;
       }
     });
 
-    const stream = new SftpHandleReader(sftp, handle, size, () => session.close());
+    const stream = new SftpHandleReader(sftp, handle, size, `${where}: reading ${file}`, () => session.close());
     const onAbort = () => stream.destroy(new ArchiveSinkError(`${where}: cancelled`, { transient: false }));
     signal?.addEventListener('abort', onAbort, { once: true });
     stream.once('close', () => signal?.removeEventListener('abort', onAbort));
     session.client.once('close', () => {
       if (!stream.destroyed && !stream.readableEnded) {
-        stream.destroy(new ArchiveSinkError(`${where}: the connection closed while reading`, { transient: true }));
+        stream.destroy(new ArchiveSinkError(`${where}: reading ${file}: the connection closed`, { transient: true }));
       }
     });
     if (signal?.aborted) onAbort();

@@ -371,3 +371,33 @@ describe.each(cases.filter(c => ['FTP', 'FTPS (explicit)', 'SCP (password)', 'RS
     }
   });
 });
+
+// Last: these kill the servers.
+describe('when the server dies mid-read', () => {
+  const content = randomBytes(32 * MiB);
+
+  it.each([
+    ['FTP', () => servers.killFtp()],
+    ['SCP (password)', () => servers.killSsh()],
+  ])('%s: the stream fails with a transient error and never ends as if complete', async (name, kill) => {
+    const c = cases.find(x => x.name === name)!;
+    const uri = await write(sinkOf(c), content);
+    const download = await sinkOf(c).read!(uri);
+    let received = 0;
+    let ended = false;
+    download.stream.on('end', () => (ended = true));
+    const failed = new Promise<Error>(resolve => download.stream.once('error', resolve));
+    const first = await new Promise<Buffer>(resolve => download.stream.once('data', resolve));
+    received += first.length;
+    download.stream.pause();
+    kill();
+    await new Promise(r => setTimeout(r, 300));
+    download.stream.on('data', (chunk: Buffer) => (received += chunk.length));
+    download.stream.resume();
+    const error = await failed;
+    expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: true });
+    expect(error.message).toContain(LAYOUT);
+    expect(ended).toBe(false);
+    expect(received).toBeLessThan(content.length);
+  });
+});

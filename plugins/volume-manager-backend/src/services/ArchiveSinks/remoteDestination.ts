@@ -352,9 +352,18 @@ export function remoteUriPath(scheme: string, d: RemoteDestination, uri: string,
     throw refuse('not a URI');
   }
   if (url.protocol !== `${scheme}:`) throw refuse(`not a ${scheme}:// URI of this destination`);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  // Both through the same parser, so `0:0::1` and `::1`, or `Host` and `host`, compare equal.
+  const hostOf = (h: string) => {
+    try {
+      return new URL(`${scheme}://${h.includes(':') && !h.startsWith('[') ? `[${h}]` : h}/`).hostname.toLowerCase();
+    } catch {
+      return undefined;
+    }
+  };
   const port = url.port ? Number(url.port) : DEFAULT_URI_PORTS[scheme];
-  if (host !== d.host.toLowerCase() || port !== portOf(d)) throw refuse('another host or port than this destination');
+  if (!url.hostname || hostOf(url.hostname) !== hostOf(d.host) || port !== portOf(d)) {
+    throw refuse('another host or port than this destination');
+  }
   let username: string;
   try {
     username = decodeURIComponent(url.username);

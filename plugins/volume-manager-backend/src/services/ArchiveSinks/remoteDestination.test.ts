@@ -129,7 +129,6 @@ describe('sweepStaleStaging', () => {
 });
 
 describe('remoteUriPath and archivePathsUnder (reading back what a sink wrote)', () => {
-  const target = { cluster: 'c1', namespace: 'ns', pvc: 'data', startedAt: new Date('2026-12-04T10:00:00Z') };
   const layout = 'c1/ns/data/data-20261204T100000Z.tar.gz';
   const dest = (over: Partial<RemoteDestination>): RemoteDestination =>
     normalizeRemoteDestination(

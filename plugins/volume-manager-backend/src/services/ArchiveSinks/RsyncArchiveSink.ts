@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoggerService } from '@backstage/backend-plugin-api';
@@ -360,8 +360,15 @@ export class RsyncArchiveSink implements ArchiveSink {
           await fs.rm(controlDir, { recursive: true, force: true });
         }
       });
-      const stagedSidecar = path.join(stageDir, `${paths.fileName}.sha256`);
-      const sidecarHandle = await fs.open(stagedSidecar, 'r');
+      // rsync (without -l) skips what is not a regular file: a symlink on the server arrives as nothing.
+      const staged = (name: string, remote: string) =>
+        fs.open(path.join(stageDir, name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(error => {
+          throw new ArchiveSinkError(`${where}: ${remote} did not arrive (not a regular file?): ${messageOf(error)}`, {
+            transient: false,
+            cause: error,
+          });
+        });
+      const sidecarHandle = await staged(`${paths.fileName}.sha256`, paths.sidecar);
       let sidecarText: string;
       try {
         const buffer = Buffer.alloc(MAX_SIDECAR_BYTES + 1);
@@ -371,7 +378,7 @@ export class RsyncArchiveSink implements ArchiveSink {
         await sidecarHandle.close();
       }
       const sidecarSha256 = parseSidecar(sidecarText, paths.fileName, `${where}: ${paths.sidecar}`);
-      const handle = await fs.open(path.join(stageDir, paths.fileName), 'r');
+      const handle = await staged(paths.fileName, paths.file);
       const { size } = await handle.stat().catch(async error => {
         await handle.close();
         throw error;

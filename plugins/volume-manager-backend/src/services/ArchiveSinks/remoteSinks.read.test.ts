@@ -7,7 +7,18 @@
  * that point anywhere but this destination's archives.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -369,6 +380,25 @@ describe.each(cases.filter(c => ['FTP', 'FTPS (explicit)', 'SCP (password)', 'RS
       await eventually(() => rsyncChildren() === 0, 'no rsync or ssh process is left');
       await eventually(() => staged().length === 0, 'the staged copy is removed');
     }
+  });
+});
+
+describe('RSYNC read() of an archive that is a symlink on the server', () => {
+  it('fails with a final error naming it (rsync copies regular files only), leaving nothing staged', async () => {
+    const c = cases.find(x => x.name === 'RSYNC (key)')!;
+    const uri = await write(sinkOf(c), randomBytes(1000));
+    const file = path.join(c.localDir(), LAYOUT);
+    renameSync(file, `${file}.real`);
+    symlinkSync(`${file}.real`, file);
+    try {
+      const error = await sinkOf(c).read!(uri).catch(e => e);
+      expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: false });
+      expect(error.message).toContain(`${LAYOUT} did not arrive`);
+    } finally {
+      rmSync(file);
+      renameSync(`${file}.real`, file);
+    }
+    await eventually(() => staged().length === 0, 'the staged copy is removed');
   });
 });
 

@@ -361,9 +361,9 @@ export class RsyncArchiveSink implements ArchiveSink {
         }
       });
       // rsync (without -l) skips what is not a regular file: a symlink on the server arrives as nothing.
-      const staged = (name: string, remote: string) =>
+      const staged = (name: string, remoteFile: string) =>
         fs.open(path.join(stageDir, name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(error => {
-          throw new ArchiveSinkError(`${where}: ${remote} did not arrive (not a regular file?): ${messageOf(error)}`, {
+          throw new ArchiveSinkError(`${where}: ${remoteFile} did not arrive (not a regular file?): ${messageOf(error)}`, {
             transient: false,
             cause: error,
           });

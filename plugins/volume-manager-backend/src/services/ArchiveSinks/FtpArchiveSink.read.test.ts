@@ -14,6 +14,8 @@ jest.setTimeout(30_000);
 const FILE = 'data-20261204T100000Z.tar.gz';
 const URI_PATH = `backups/c1/ns/data/${FILE}`;
 
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
 interface Script {
   /** The archive the server sends on RETR. */
   content: Buffer;
@@ -36,8 +38,7 @@ async function scriptedFtpServer(script: () => Script) {
     let buffered = '';
     control.on('data', async chunk => {
       buffered += chunk.toString('latin1');
-      let i;
-      while ((i = buffered.indexOf('\r\n')) >= 0) {
+      for (let i = buffered.indexOf('\r\n'); i >= 0; i = buffered.indexOf('\r\n')) {
         const line = buffered.slice(0, i);
         buffered = buffered.slice(i + 2);
         const [verb, ...rest] = line.split(' ');
@@ -104,8 +105,6 @@ async function scriptedFtpServer(script: () => Script) {
     },
   };
 }
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('FtpArchiveSink.read against a server that misreports', () => {
   let current: Script;

@@ -35,7 +35,7 @@ import {
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
-import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import { MAX_SIDECAR_BYTES, parseSidecar, quoteUri } from './sidecar';
 import {
   ArchiveSinkError,
   type ArchiveDownload,
@@ -284,7 +284,7 @@ export class FtpArchiveSink implements ArchiveSink {
     const where = this.where;
     const paths = archivePathsUnder(d.remoteDir, remoteUriPath(this.type, d, uri, false));
     if (!paths) {
-      throw new ArchiveSinkError(`${where}: refusing to read '${uri}': not an archive below ${d.remoteDir}`, {
+      throw new ArchiveSinkError(`${where}: refusing to read ${quoteUri(uri)}: not an archive below ${d.remoteDir}`, {
         transient: false,
       });
     }

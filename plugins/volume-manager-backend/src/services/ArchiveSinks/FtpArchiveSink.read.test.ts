@@ -25,6 +25,8 @@ interface Script {
   send?: number;
   /** After `send` bytes, keep the data connection open and go silent (no 226). */
   stall?: boolean;
+  /** The sidecar, instead of a correct one. */
+  sidecar?: Buffer;
 }
 
 async function scriptedFtpServer(script: () => Script) {
@@ -79,7 +81,8 @@ async function scriptedFtpServer(script: () => Script) {
             else reply(s.size);
             break;
           case 'RETR': {
-            const body = arg === `${FILE}.sha256` ? Buffer.from(`${sha256(s.content)}  ${FILE}\n`) : s.content;
+            const sidecar = s.sidecar ?? Buffer.from(`${sha256(s.content)}  ${FILE}\n`);
+            const body = arg === `${FILE}.sha256` ? sidecar : s.content;
             const socket = await data!;
             reply('150 here it comes');
             if (arg === FILE && s.stall) {
@@ -193,5 +196,14 @@ describe('FtpArchiveSink.read against a server that misreports', () => {
     const error = await readAll(download.stream).catch(e => e);
     expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: false, message: expect.stringMatching(/cancelled/) });
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('stops reading a "sidecar" that is far bigger than one, and says so', async () => {
+    current = { content: randomBytes(10), size: 10, sidecar: Buffer.alloc(8 * 1024 * 1024, 'a') };
+    const error = await sink()
+      .read(uri())
+      .catch(e => e);
+    expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: false });
+    expect(error.message).toContain(`${URI_PATH}.sha256 is not a sha256sum sidecar (too big)`);
   });
 });

@@ -403,6 +403,45 @@ describe('RSYNC read() of an archive that is a symlink on the server', () => {
   });
 });
 
+describe('RSYNC read() with a password', () => {
+  it('never puts the password in the argv or environment of rsync and ssh (askpass file only)', async () => {
+    const c = cases.find(x => x.name === 'RSYNC (password, absolute remoteDir)')!;
+    const uri = await write(sinkOf(c), randomBytes(48 * MiB));
+    const seen: string[] = [];
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        for (const entry of readdirSync('/proc')) {
+          if (!/^\d+$/.test(entry)) continue;
+          try {
+            const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+            if (comm !== 'rsync' && comm !== 'ssh') continue;
+            const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+            if (!cmdline.includes(servers.user)) continue; // another helper's
+            seen.push(`${comm}\0${cmdline}\0${readFileSync(`/proc/${entry}/environ`, 'utf8')}`);
+          } catch {
+            // exited meanwhile
+          }
+        }
+        await new Promise(r => setTimeout(r, 5));
+      }
+    })();
+    try {
+      const download = await sinkOf(c).read!(uri);
+      await drain(download.stream);
+    } finally {
+      watching = false;
+      await watch;
+    }
+    expect(seen.some(p => p.startsWith('rsync\0'))).toBe(true);
+    expect(seen.some(p => p.startsWith('ssh\0'))).toBe(true);
+    for (const p of seen) {
+      expect(p).not.toContain(servers.password);
+      expect(p).toContain('SSH_ASKPASS=');
+    }
+  });
+});
+
 // Last: these kill the servers.
 describe('when the server dies mid-read', () => {
   const content = randomBytes(32 * MiB);

@@ -40,9 +40,13 @@ export const RESTORE_HELPER_CONTAINER = 'restore';
 /** What a `preserve` restore helper needs to set archived owners, modes and times as root. */
 export const RESTORE_PRESERVE_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'FSETID'];
 
-interface HelperPodCommon {
+/** A backup helper (read-only, with runId and itemId), or a restore helper (read-write) when `restore` is set. */
+export interface HelperPodInput {
   namespace: string;
   pvc: string;
+  runId?: string;
+  itemId?: string;
+  restore?: { restoreId: string; ownership: RestoreOwnership };
   /** `volumeManager.installationId`, or the id stored in the plugin database. */
   installationId: string;
   image: string;
@@ -57,13 +61,6 @@ interface HelperPodCommon {
   /** The namespace opted in to root with DAC_READ_SEARCH (reads every file). */
   readAll?: boolean;
 }
-
-/** A backup helper (read-only), or a restore helper (read-write) when `restore` is set. */
-export type HelperPodInput = HelperPodCommon &
-  (
-    | { runId: string; itemId: string; restore?: undefined }
-    | { restore: { restoreId: string; ownership: RestoreOwnership }; runId?: undefined; itemId?: undefined }
-  );
 
 /** What a workload's pod (and the container that mounts the PVC) says about its identity. */
 export interface WorkloadIdentity {
@@ -134,17 +131,18 @@ export function restoreHelperPodName(restoreId: string): string {
 export function helperPodSpec(input: HelperPodInput): V1Pod {
   const security = securityContexts(input);
   const write = input.restore !== undefined;
+  if (!input.restore && (!input.runId || !input.itemId)) throw new Error('A backup helper needs a run id and an item id');
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: input.restore ? restoreHelperPodName(input.restore.restoreId) : helperPodName(input.itemId),
+      name: input.restore ? restoreHelperPodName(input.restore.restoreId) : helperPodName(input.itemId!),
       namespace: input.namespace,
       labels: {
         [HELPER_POD_MANAGED_BY_LABEL]: HELPER_POD_MANAGED_BY_VALUE,
         ...(input.restore
           ? { [RESTORE_ID_LABEL]: input.restore.restoreId }
-          : { [RUN_ID_LABEL]: input.runId, [ITEM_ID_LABEL]: input.itemId }),
+          : { [RUN_ID_LABEL]: input.runId!, [ITEM_ID_LABEL]: input.itemId! }),
         [INSTALLATION_ID_LABEL]: input.installationId,
       },
       annotations: { [PVC_ANNOTATION]: input.pvc },

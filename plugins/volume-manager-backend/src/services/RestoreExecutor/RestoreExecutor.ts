@@ -335,11 +335,11 @@ export function createRestoreExecutor(options: {
         `The target is too small: the requested size ${target.size} is less than the archive's uncompressed size of ${formatBytes(needed)}`,
       );
     }
-    const sourceSize = parseQuantity(
-      String(source?.status?.capacity?.storage ?? source?.spec?.resources?.requests?.storage ?? ''),
-    );
+    const sourceQuantity = source?.status?.capacity?.storage ?? source?.spec?.resources?.requests?.storage;
+    const preferred = target.size ?? (sourceQuantity === undefined ? undefined : String(sourceQuantity));
     const minimum = Math.ceil(needed * NEW_PVC_HEADROOM);
-    const size = mebibytes(Math.max(requested ?? sourceSize ?? 0, minimum));
+    // The requested (or the source's) size as written, unless the data needs more.
+    const size = preferred !== undefined && (parseQuantity(preferred) ?? 0) >= minimum ? preferred : mebibytes(minimum);
     const sameCluster = restore.source.cluster === target.cluster;
     const storageClassName = target.storageClassName ?? (sameCluster ? source?.spec?.storageClassName : undefined);
     const accessModes = target.accessModes?.length ? target.accessModes : source?.spec?.accessModes ?? ['ReadWriteOnce'];

@@ -126,13 +126,18 @@ export function recordingHooks(options: { signal?: AbortSignal; safetyBackup?: (
     progress: [] as Array<[number, number | null]>,
     scan: undefined as { entries: number; uncompressedBytes: number } | undefined,
     helperPods: [] as Array<string | null>,
+    /** Bytes reported after the helper pod started: the write's progress. */
+    written: 0,
     createdPvc: false,
     safetyBackups: 0,
   };
   const hooks: RestoreHooks = {
     signal: options.signal ?? new AbortController().signal,
     onPhase: phase => record.phases.push(phase),
-    onProgress: (done, total) => record.progress.push([done, total]),
+    onProgress: (done, total) => {
+      record.progress.push([done, total]);
+      if (record.helperPods.length > 0) record.written = done;
+    },
     onScan: result => {
       record.scan = result;
     },

@@ -18,7 +18,7 @@ import type {
 import { HELPER_POD_MANAGED_BY_LABEL, type VolumeOwner } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { ClusterClient } from '../../kubernetes/ClusterClient';
 import { KubernetesApiError } from '../../kubernetes/errors';
-import { deletePod, getNode, listPods } from '../../kubernetes/pods';
+import { deletePod, getNode, getPod, listPods } from '../../kubernetes/pods';
 import { claimTemplatePattern, resolveOwner } from '../VolumeInventory/buildVolumes';
 import { describeHelperIdentity, type WorkloadIdentity } from './helperPodSpec';
 
@@ -203,4 +203,21 @@ export async function deleteHelper(client: ClusterClient, namespace: string, nam
       }
     }
   }
+}
+
+/**
+ * Resolves once the pod is gone (its processes are dead), or false after `timeoutMs`. Used
+ * before another pod touches what this one may still be writing.
+ */
+export async function waitForPodGone(client: ClusterClient, namespace: string, name: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await getPod(client, namespace, name, AbortSignal.timeout(Math.max(1000, deadline - Date.now())));
+    } catch (error) {
+      if (error instanceof KubernetesApiError && error.clusterStatusCode === 404) return true;
+    }
+    await new Promise(r => setTimeout(r, 200));
+  }
+  return false;
 }

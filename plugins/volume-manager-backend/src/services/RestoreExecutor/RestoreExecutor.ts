@@ -54,6 +54,7 @@ import {
   podsUsingClaim,
   templateSecurity,
   tolerationsForVolumeNode,
+  waitForPodGone,
   workloadSecurity,
 } from '../BackupExecutor/helperSupport';
 import { waitForHelperPod } from '../BackupExecutor/waitForHelperPod';
@@ -174,8 +175,10 @@ export function createRestoreExecutor(options: {
   logger: LoggerService;
   /** Labels every helper pod and created PVC (see helperJanitor). */
   installationId: () => Promise<string>;
+  /** Exec subprotocols to offer (tests force v4 or v5); default: all execStream speaks. */
+  execProtocols?: string[];
 }): RestoreExecutor {
-  const { registry, config, logger, installationId } = options;
+  const { registry, config, logger, installationId, execProtocols } = options;
   const cancelled = () => new RestoreCancelledError();
   /** Cleanup steps run after a cancel too: each is bounded by this instead of the restore's signal. */
   const cleanupSignal = () => AbortSignal.timeout(Math.max(30_000, config.helper.podTimeoutSeconds * 1000 * 2));
@@ -555,6 +558,7 @@ export function createRestoreExecutor(options: {
     verified: Verified,
     helper: string,
     checks: RestoreCheck[],
+    state: { execEnded: boolean; swapStarted: boolean },
   ) {
     const { signal } = hooks;
     const stage = stagingName(restore.id);
@@ -568,7 +572,18 @@ export function createRestoreExecutor(options: {
     }
     const hash = createHash('sha256');
     let bytes = 0;
-    let overrun = false;
+    const changed = () =>
+      new RestoreRefusedError(
+        `The archive changed between verification and extraction (${bytes} bytes read this time, ${verified.bytes} verified); the extracted data was discarded`,
+      );
+    // The second read must be the verified archive: a longer or shorter stream stops the exec
+    // at once (with v4 a short one would leave `head` waiting), a different one fails below.
+    const mismatch = new AbortController();
+    const stdin = download.stream;
+    stdin.on('error', () => {}); // execStream reports it while it runs; a late one (cancel) is moot
+    stdin.on('end', () => {
+      if (bytes !== verified.bytes) mismatch.abort();
+    });
     try {
       await execStream(target.client, {
         namespace: target.namespace,
@@ -576,39 +591,39 @@ export function createRestoreExecutor(options: {
         container: RESTORE_HELPER_CONTAINER,
         command: ['sh', '-c', EXTRACT_SCRIPT, 'sh', dir, String(verified.bytes), prep, ...ownerFlags],
         destination: tail().stream,
-        stdin: download.stream,
+        stdin,
         onStdinChunk: (chunk: Buffer) => {
           hash.update(chunk);
           bytes += chunk.length;
-          if (bytes > verified.bytes && !overrun) {
-            overrun = true;
-            download.stream.destroy(new Error(`the archive grew beyond the ${verified.bytes} bytes verified`));
-          }
+          if (bytes > verified.bytes) mismatch.abort();
           hooks.onProgress(Math.min(bytes, verified.bytes), verified.bytes);
         },
         idleTimeoutMs: 10 * 60 * 1000,
         stallTimeoutMs: config.remoteTransfer.stallTimeoutMs,
         deadlineMs: config.helper.activeDeadlineSeconds * 1000,
-        signal,
+        signal: AbortSignal.any([signal, mismatch.signal]),
+        ...(execProtocols && { protocols: execProtocols }),
       });
+      state.execEnded = true;
     } catch (error) {
+      // tar exited (with a status): nothing runs in the helper any more.
+      state.execEnded = error instanceof ExecFailedError && error.exitCode !== undefined;
       if (signal.aborted) throw cancelled();
+      if (mismatch.signal.aborted) throw changed();
+      // All bytes went in but tar failed: say so if they were not the verified archive.
+      if (bytes === verified.bytes && hash.copy().digest('hex') !== verified.sha256) throw changed();
       throw error;
     } finally {
-      download.stream.destroy();
+      stdin.destroy();
     }
-    const sha256 = hash.digest('hex');
-    if (bytes !== verified.bytes || sha256 !== verified.sha256) {
-      throw new RestoreRefusedError(
-        `The archive changed between verification and extraction (${bytes} bytes with sha256 ${sha256}, verified ${verified.bytes} with ${verified.sha256}); the extracted data was discarded`,
-      );
-    }
+    if (bytes !== verified.bytes || hash.digest('hex') !== verified.sha256) throw changed();
     checks.push({ name: 'extract', ok: true, message: `Extracted ${verified.scan.entries} entries; the streamed archive matched the verified sha256` });
     hooks.onChecks([...checks]);
     if (!target.staged) return;
     if (signal.aborted) throw cancelled();
     const mode = restore.target.type === 'existingPvc' ? restore.target.mode : 'merge';
     // The commit point: not cancelled once started.
+    state.swapStarted = true;
     await runInHelper(
       target.client,
       target.namespace,
@@ -684,6 +699,7 @@ export function createRestoreExecutor(options: {
       const helperState = { created: false };
       let helperName: string | undefined;
       let extractionStarted = false;
+      const writeState = { execEnded: false, swapStarted: false };
       let done = false;
       try {
         target =
@@ -715,17 +731,28 @@ export function createRestoreExecutor(options: {
         hooks.onChecks([...checks]);
         await checkStagingSpace(restore, target, helperName, verified, hooks, checks);
         extractionStarted = true;
-        await write(restore, sink, hooks, target, verified, helperName, checks);
+        await write(restore, sink, hooks, target, verified, helperName, checks, writeState);
         done = true;
         return { entries: verified.scan.entries, uncompressedBytes: verified.scan.fileBytes };
       } catch (error) {
-        if (target?.staged && extractionStarted && !(error instanceof Error && /Swapping the restored files/.test(error.message))) {
-          await removeStaging(restore, target, helperState.created ? helperName : undefined).catch(e =>
-            logger.error(`Could not remove the staging directory of restore ${restore.id} from ${target!.namespace}/${target!.name}`, e as Error),
+        if (target?.staged && extractionStarted && !writeState.swapStarted) {
+          const staged = target;
+          // A tar that may still run (cancel, a dropped connection) dies with its pod before the
+          // staging directory goes; one that exited leaves the helper free to remove it.
+          const helper = helperState.created && writeState.execEnded ? helperName : undefined;
+          if (!helper && helperState.created && helperName) {
+            await deleteHelper(kube, staged.namespace, helperName, logger);
+            if (!(await waitForPodGone(kube, staged.namespace, helperName, config.helper.podTimeoutSeconds * 1000))) {
+              logger.warn(`Helper ${helperName} of restore ${restore.id} is still terminating; removing its staging directory anyway`);
+            }
+            helperState.created = false;
+          }
+          await removeStaging(restore, staged, helper).catch(e =>
+            logger.error(`Could not remove the staging directory of restore ${restore.id} from ${staged.namespace}/${staged.name}`, e as Error),
           );
         }
         if (signal.aborted && !(error instanceof RestoreRefusedError)) throw cancelled();
-        throw error instanceof ExecFailedError && /Permission denied/.test(error.stderr)
+        throw restore.ownership === 'workload' && error instanceof ExecFailedError && /Permission denied/.test(error.stderr)
           ? new RestoreRefusedError(`${error.message} (the helper wrote as the workload's identity; restore with ownership 'preserve' to write every file)`)
           : error;
       } finally {

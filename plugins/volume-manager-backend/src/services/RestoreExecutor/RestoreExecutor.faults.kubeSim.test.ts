@@ -97,10 +97,14 @@ describe('restore faults against kube-sim', () => {
     await sim?.stop();
   });
 
+  // Whatever a test did, nothing may be left behind and the big PVC must be as it was.
   afterEach(async () => {
-    expect(await admin.helperPods()).toEqual([]);
-    expect(stagingLeftovers(bigPv)).toEqual([]);
-    expect(await compareTrees(bigBefore, bigPv, { mtime: true })).toEqual([]);
+    const problems = [
+      ...(await admin.helperPods()).map(p => `helper pod left: ${p}`),
+      ...stagingLeftovers(bigPv).map(d => `staging directory left: ${d}`),
+      ...(await compareTrees(bigBefore, bigPv, { mtime: true })),
+    ];
+    if (problems.length > 0) throw new Error(problems.join('\n'));
   });
 
   /** Bytes of the second read (the write) have reached the helper. */

@@ -45,7 +45,8 @@ describe('restore executor against kube-sim', () => {
   });
 
   afterEach(async () => {
-    expect(await admin.helperPods()).toEqual([]);
+    const left = await admin.helperPods();
+    if (left.length > 0) throw new Error(`helper pods left: ${left.join(', ')}`);
   });
 
   async function refusal(promise: Promise<unknown>): Promise<Error> {

@@ -564,7 +564,9 @@ export function createRestoreExecutor(options: {
     const stage = stagingName(restore.id);
     const dir = target.staged ? `/data/${stage}` : '/data';
     const ownerFlags = restore.ownership === 'preserve' ? ['-p', '--numeric-owner'] : ['-p', '--no-same-owner'];
-    const prep = target.staged ? 'fresh' : target.emptyFirst ? 'empty' : 'keep';
+    let prep = 'keep';
+    if (target.staged) prep = 'fresh';
+    else if (target.emptyFirst) prep = 'empty';
     const download = await openArchive(restore, sink, signal);
     if (download.sidecarSha256.toLowerCase() !== verified.sha256) {
       download.stream.destroy();

@@ -243,7 +243,11 @@ export function restoreFixture(bigBytes = 0): Fixture {
   return {
     name: 'restore',
     nodes: [{ name: 'node-a' }],
-    namespaces: [{ name: 'apps' }, { name: 'other' }],
+    namespaces: [
+      { name: 'apps' },
+      { name: 'other' },
+      { name: 'locked', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    ],
     storageClasses: [
       { name: 'standard', default: true, provisioner: 'rancher.io/local-path', volumeBindingMode: 'Immediate' },
       { name: 'local-wffc', provisioner: 'rancher.io/local-path', volumeBindingMode: 'WaitForFirstConsumer' },

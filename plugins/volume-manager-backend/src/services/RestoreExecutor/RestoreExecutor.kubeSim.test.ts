@@ -228,6 +228,18 @@ describe('restore executor against kube-sim', () => {
     expect(await admin.claim('apps', 'tiny')).toBeDefined();
   });
 
+  it('explains a helper that Pod Security admission refused, and deletes the PVC it made', async () => {
+    const restore = harness.restoreOf(archive, { type: 'newPvc', cluster: 'sim', namespace: 'locked', name: 'copy' });
+    const { hooks, record } = recordingHooks();
+    const error = await refusal(harness.executor.run(restore, harness.sink, hooks));
+    expect(error).toBeInstanceOf(RestoreRefusedError);
+    expect(error.message).toMatch(/Pod Security admission .* refused .* enforces "restricted:latest"/);
+    expect(error.message).toMatch(/The helper asked for uid 0 with CHOWN, FOWNER, DAC_OVERRIDE, FSETID\. Ownership 'preserve' .* restore with ownership 'workload'/);
+    expect(record.createdPvc).toBe(true);
+    for (let i = 0; i < 50 && (await admin.claim('locked', 'copy')); i++) await new Promise(r => setTimeout(r, 100));
+    expect(await admin.claim('locked', 'copy')).toBeUndefined();
+  });
+
   describe('in place, with the workload scaled down', () => {
     beforeAll(async () => {
       await admin.scaleDeploymentToZero('apps', 'app', 'app=app');

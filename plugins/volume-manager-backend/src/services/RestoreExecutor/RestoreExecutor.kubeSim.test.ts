@@ -3,7 +3,7 @@
  * archive on stdin, real tar, real files. Every restore is checked on disk, in the PV
  * directories, never by the executor's word; every refusal leaves the target as it was.
  */
-import { appendFileSync, readFileSync, rmSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
@@ -282,8 +282,13 @@ describe('restore executor against kube-sim', () => {
       expect(await compareTrees(original, dataPv)).toEqual([]);
     });
 
-    it('merge: restores changed and deleted files, keeps files the backup did not have', async () => {
+    it('merge: restores changed and deleted files, keeps files the backup did not have, never follows a planted symlink', async () => {
       changeTree();
+      // The workload left a symlink where the archive has a directory.
+      rmSync(path.join(dataPv, 'ünïcødé'), { recursive: true });
+      mkdirSync(path.join(dataPv, 'decoy'));
+      writeFileSync(path.join(dataPv, 'decoy/keep.txt'), 'decoy\n');
+      symlinkSync('decoy', path.join(dataPv, 'ünïcødé'));
       const restore = harness.restoreOf(archive, {
         type: 'existingPvc',
         cluster: 'sim',
@@ -295,8 +300,13 @@ describe('restore executor against kube-sim', () => {
       const { hooks, record } = recordingHooks();
       await harness.executor.run(restore, harness.sink, hooks);
       expect(record.safetyBackups).toBe(0);
-      expect(await compareTrees(original, dataPv)).toEqual(['extra: added-after-backup.txt (file)']);
+      expect(await compareTrees(original, dataPv)).toEqual([
+        'extra: added-after-backup.txt (file)',
+        'extra: decoy (dir)',
+        'extra: decoy/keep.txt (file)',
+      ]);
       rmSync(path.join(dataPv, 'added-after-backup.txt'));
+      rmSync(path.join(dataPv, 'decoy'), { recursive: true });
     });
 
     it('refuses to stage when the volume lacks the room, unless direct extraction is allowed', async () => {

@@ -89,9 +89,15 @@ const EXTRACT_SCRIPT = [
 
 /**
  * The swap of a staged restore. `$1` staging name, `$2` `replace` or `merge`, `$3` `chown` to
- * give /data the archive root's owner too. The staging directory is first renamed to
- * `<staging>.swap`: a cleanup after an interruption removes a staging directory, never a swap
- * in progress. The archive root's mode (and owner) go to /data itself.
+ * give directories (and /data) the archive's owners too. Both modes only rename files, so the
+ * swap needs no space beyond the staging directory:
+ * - replace: everything in /data but the staging directory goes, then its entries move up;
+ * - merge: directories are created where missing (a symlink or file in their way is removed,
+ *   never followed), every other entry is renamed over its target (a directory in its way is
+ *   removed), then each directory gets the archive's mode, times (and owner), deepest first.
+ * The staging directory is first renamed to `<staging>.swap`: a cleanup after an interruption
+ * removes a staging directory, never a swap in progress. /data itself gets the archive root's
+ * mode (and owner).
  */
 const SWAP_SCRIPT = [
   'set -e',
@@ -99,15 +105,19 @@ const SWAP_SCRIPT = [
   'cd /data',
   'mv "$stage" "$stage.swap"',
   'swap="/data/$stage.swap"',
+  'cd "$swap"',
   'if [ "$mode" = replace ]; then',
   '  find /data -mindepth 1 -maxdepth 1 ! -name "$stage.swap" -exec rm -rf {} +',
-  '  find "$swap" -mindepth 1 -maxdepth 1 -exec mv {} /data/ \\;',
+  '  find . -mindepth 1 -maxdepth 1 -exec mv {} /data/ \\;',
   'else',
-  '  cp -a "$swap/." /data/',
+  `  find . -mindepth 1 -type d -exec sh -c 'set -e; for d; do t="/data/$d"; if [ -L "$t" ] || { [ -e "$t" ] && [ ! -d "$t" ]; }; then rm -rf "$t"; fi; [ -d "$t" ] || mkdir "$t"; done' sh {} +`,
+  `  find . -mindepth 1 ! -type d -exec sh -c 'set -e; for f; do t="/data/$f"; if [ -L "$t" ]; then rm -f "$t"; elif [ -d "$t" ]; then rm -rf "$t"; fi; mv -f "$f" "$t"; done' sh {} +`,
+  `  find . -depth -mindepth 1 -type d -exec sh -c 'set -e; for d; do t="/data/$d"; if [ "$0" = chown ]; then chown "$(stat -c %u:%g "$d")" "$t"; fi; chmod "$(stat -c %a "$d")" "$t" || [ "$0" != chown ]; touch -r "$d" "$t" || [ "$0" != chown ]; done' "$owner" {} +`,
   'fi',
   'if [ "$owner" = chown ]; then chown "$(stat -c %u:%g "$swap")" /data; fi',
   'chmod "$(stat -c %a "$swap")" /data || [ "$owner" != chown ]',
   'touch -r "$swap" /data || [ "$owner" != chown ]',
+  'cd /data',
   'rm -rf "$swap"',
 ].join('\n');
 

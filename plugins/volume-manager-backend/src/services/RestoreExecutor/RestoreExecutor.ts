@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { V1PersistentVolumeClaim, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import type { RestoreCheck, VolumeOwner } from '@nkvm/backstage-plugin-volume-manager-common';
@@ -210,7 +210,9 @@ export function createRestoreExecutor(options: {
     const total = download.bytes ?? null;
     const hash = createHash('sha256');
     const scanner = createTarScanner();
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    // A deep write buffer lets the next chunk be hashed here while zlib inflates the last one in
+    // the thread pool; with the default 16 KiB every chunk would wait for the other.
+    const gunzip = createGunzip({ chunkSize: 256 * 1024, writableHighWaterMark: 4 * 1024 * 1024 } as ZlibOptions);
     let scanError: Error | undefined;
     gunzip.on('data', (chunk: Buffer) => {
       if (scanError) return;

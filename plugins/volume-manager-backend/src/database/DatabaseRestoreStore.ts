@@ -244,7 +244,7 @@ export class DatabaseRestoreStore implements RestoreStore {
           `${target.cluster}/${target.namespace}/${target.name ?? '(new)'}`,
       );
     }
-    const id = randomUUID();
+    const id = restore.id ?? randomUUID();
     try {
       await this.db.transaction(async trx => {
         await lockPvc(trx, targetPvc);

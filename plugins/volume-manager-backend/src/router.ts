@@ -8,6 +8,7 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   clusterSessionCreatePermission,
   type ClustersResponse,
+  type CreateRestoreRequest,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import express from 'express';
 import Router from 'express-promise-router';
@@ -130,22 +131,25 @@ const restoreCommon = {
   target: restoreTarget,
   ownership: z.enum(['preserve', 'workload']).optional(),
 };
-const createRestoreBody = z.union([
-  z.object({ itemId: z.string().uuid('must be a backup item id'), ...restoreCommon }).strict(),
-  z
-    .object({
-      source: z
-        .object({
-          cluster: clusterName,
-          namespace: volumeRef.shape.namespace,
-          pvc: volumeRef.shape.name,
-          asOf: z.string().datetime({ offset: true, message: 'must be an RFC 3339 time' }).optional(),
-        })
-        .strict(),
-      ...restoreCommon,
-    })
-    .strict(),
-]);
+const restoreByItem = z.object({ itemId: z.string().uuid('must be a backup item id'), ...restoreCommon }).strict();
+const restoreBySource = z
+  .object({
+    source: z
+      .object({
+        cluster: clusterName,
+        namespace: volumeRef.shape.namespace,
+        pvc: volumeRef.shape.name,
+        asOf: z.string().datetime({ offset: true, message: 'must be an RFC 3339 time' }).optional(),
+      })
+      .strict(),
+    ...restoreCommon,
+  })
+  .strict();
+/** One schema or the other by the key given, so errors name the field (a union would not). */
+function parseCreateRestore(body: unknown): CreateRestoreRequest {
+  const bySource = typeof body === 'object' && body !== null && 'source' in body;
+  return parse<CreateRestoreRequest>(bySource ? restoreBySource : restoreByItem, body, 'body');
+}
 
 const restoreListQuery = z
   .object({
@@ -340,7 +344,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.post('/restores', async (req, res) => {
     const credentials = await httpAuth.credentials(req, { allow: ['user'] });
-    const body = parse(createRestoreBody, req.body, 'body');
+    const body = parseCreateRestore(req.body);
     const { target } = body;
     const auditorEvent = await auditor.createEvent({
       eventId: 'restore-create',

@@ -9,19 +9,19 @@
  * Entities: payments-db (team-payments) claims the StatefulSet payments-db's `data-payments-db-N`
  * and payments-db-scratch; search-indexer (team-search) claims `index-search-indexer-N`.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import { compareTrees } from '@nkvm/kube-sim/src/files';
-import type { Restore } from '@nkvm/backstage-plugin-volume-manager-common';
+import { restoreInPlacePermission, type Restore } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { demoCatalogEntities } from '../__testUtils__/demoCatalog';
 import { finishedRun, startPluginBackend } from '../__testUtils__/kubeSimBackend';
 import { ownerOnlyPermissions } from '../__testUtils__/ownerOnlyPermissions';
-import { simAdmin } from '../__testUtils__/restoreHarness';
+import { simAdmin, snapshot } from '../__testUtils__/restoreHarness';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 
 jest.setTimeout(180_000);
@@ -85,7 +85,8 @@ describe('restore API', () => {
     ({ server } = await startPluginBackend({
       knex,
       entities,
-      permissions: ownerOnlyPermissions(entities),
+      // As the demo policy: in-place restores are for admins only.
+      permissions: ownerOnlyPermissions(entities, { adminOnly: [restoreInPlacePermission.name] }),
       config: {
         volumeManager: {
           backupDir: mkdtempSync(path.join(os.tmpdir(), 'nkvm-restore-api-')),
@@ -184,7 +185,7 @@ describe('restore API', () => {
       itemId: scratchItems[0].id,
       target: { type: 'existingPvc', cluster: 'demo', namespace: 'payments', name: 'payments-db-scratch', mode: 'replace', confirm: 'payments-db-scratch' },
     });
-    expectError(res, 403, 'NotAllowedError', /restore\.inPlace/);
+    expectError(res, 403, 'NotAllowedError', /may not overwrite the existing PVC 'payments\/payments-db-scratch'.*restore\.inPlace/);
   });
 
   it('refuses a new PVC whose name is taken, and an item whose destination cannot serve it', async () => {
@@ -257,7 +258,8 @@ describe('restore API', () => {
     expect(first.status).toBe(202);
     const second = await post(carol, { itemId: searchItem, target });
     expectError(second, 409, 'ConflictError', /already (has a restore|exists)/);
-    expectError(await request(server).post(`/api/volume-manager/restores/${first.body.id}/cancel`).set('Authorization', bob), 404, 'NotFoundError', /No restore/);
+    // alice may not even see a restore into search's PVC (bob, its owner, could cancel it).
+    expectError(await request(server).post(`/api/volume-manager/restores/${first.body.id}/cancel`).set('Authorization', alice), 404, 'NotFoundError', /No restore/);
     const cancel = await request(server).post(`/api/volume-manager/restores/${first.body.id}/cancel`).set('Authorization', carol);
     expect(cancel.status).toBe(200);
     const done = await finished(first.body.id);
@@ -268,6 +270,9 @@ describe('restore API', () => {
   });
 
   it('replaces an existing PVC after a safety backup (admin), and the data is the archive', async () => {
+    const dir = await pvDirOf('payments', 'payments-db-scratch');
+    const asBackedUp = await snapshot(dir);
+    writeFileSync(path.join(dir, 'written-after-the-backup.txt'), 'gone after a replace\n');
     const res = await post(carol, {
       itemId: scratchItems[0].id,
       target: { type: 'existingPvc', cluster: 'demo', namespace: 'payments', name: 'payments-db-scratch', mode: 'replace', confirm: 'payments-db-scratch', safetyBackup: true },
@@ -278,5 +283,7 @@ describe('restore API', () => {
     expect(done.safetyBackupRunId).toEqual(expect.any(String));
     const safety = await finishedRun(server, done.safetyBackupRunId!, carol);
     expect(safety.items[0]).toMatchObject({ status: 'succeeded', namespace: 'payments', pvc: 'payments-db-scratch' });
+    // A mirror restore: the archive's tree, and nothing written since.
+    expect(await compareTrees(asBackedUp, dir)).toEqual([]);
   });
 });

@@ -2,8 +2,9 @@
  * RestoreService: a request {source, target, ownership} becomes a queued restore for the
  * RestoreWorker. It resolves the source backup item (by id, or the newest succeeded item of that
  * PVC as of a time), refuses what cannot be restored (not succeeded, one-off destination, a
- * destination this portal cannot read back), and authorizes three things:
- * `backup.read` on the source item's entity, `restore.create` on the target PVC's entity, and
+ * destination this portal cannot read back), and authorizes: `backup.read` and
+ * `archive.download` on the source item's entity (restoring into a PVC one controls hands over
+ * the backup's data, as a download would), `restore.create` on the target PVC's entity, and
  * `restore.inPlace` (also on the target's entity) to write into a PVC that exists. The target's
  * entity is the inventory's owner entity of the PVC; for a new PVC, the entity that would own a
  * PVC of that name there by the same matching rules. No entity: only a policy that allows the
@@ -14,6 +15,7 @@ import type { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { ConflictError, InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import type { ResourcePermission } from '@backstage/plugin-permission-common';
 import {
+  archiveDownloadPermission,
   backupReadPermission,
   restoreCreatePermission,
   restoreInPlacePermission,
@@ -159,6 +161,12 @@ export function createRestoreService(options: {
       if (!(await allowed(backupReadPermission, item.entityRef, credentials))) {
         throw new NotAllowedError(
           `You may not restore the backups of '${item.entityRef ?? `${item.namespace}/${item.pvc}`}' (permission ${backupReadPermission.name})`,
+        );
+      }
+      // Restoring a backup into a PVC one controls hands over its data, as a download would.
+      if (!(await allowed(archiveDownloadPermission, item.entityRef, credentials))) {
+        throw new NotAllowedError(
+          `You may not take the data of '${item.entityRef ?? `${item.namespace}/${item.pvc}`}' out of its backups (permission ${archiveDownloadPermission.name})`,
         );
       }
       checkRestorable(item);

@@ -112,7 +112,8 @@ describe('restore API', () => {
   afterEach(async () => {
     // No helper pod outlives its restore.
     for (let i = 0; i < 100 && (await admin.helperPods()).length > 0; i++) await new Promise(r => setTimeout(r, 100));
-    expect(await admin.helperPods()).toEqual([]);
+    const left = await admin.helperPods();
+    if (left.length > 0) throw new Error(`helper pods left: ${left.join(', ')}`);
   });
 
   const newPvc = (namespace: string, name?: string) => ({ type: 'newPvc', cluster: 'demo', namespace, ...(name && { name }) });

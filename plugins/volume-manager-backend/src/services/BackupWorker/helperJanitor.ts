@@ -83,7 +83,8 @@ export function createHelperJanitor(options: {
             logger.info('Deleted an orphaned helper pod', {
               cluster,
               pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`,
-              owner: itemId ? `item ${itemId}` : restoreId ? `restore ${restoreId}` : 'none',
+              itemId: itemId ?? 'none',
+              restoreId: restoreId ?? 'none',
             });
           }
         } catch (error) {

@@ -116,6 +116,7 @@ function targetOf(target: RestoreTarget): RestoreTarget {
       ...(target.storageClassName !== undefined ? { storageClassName: target.storageClassName } : {}),
       ...(target.size !== undefined ? { size: target.size } : {}),
       ...(target.accessModes !== undefined ? { accessModes: [...target.accessModes] } : {}),
+      ...(target.labels !== undefined ? { labels: { ...target.labels } } : {}),
     };
   }
   return {

@@ -121,6 +121,8 @@ describe('restore API', () => {
   describe('refuses bad input with 400', () => {
     it.each([
       ['unknown fields', () => ({ itemId: scratchItems[0].id, target: newPvc('payments'), extra: 1 }), /Unrecognized key/],
+      // The labels decide which entity claims the new PVC: the backend sets them, never the caller.
+      ['labels in the target', () => ({ itemId: scratchItems[0].id, target: { ...newPvc('search'), labels: { 'backstage.io/kubernetes-id': 'search-indexer' } } }), /Unrecognized key.*labels/],
       ['no target', () => ({ itemId: scratchItems[0].id }), /target/],
       ['a target namespace that is not DNS-1123', () => ({ itemId: scratchItems[0].id, target: newPvc('Pay_ments') }), /namespace: must be a DNS-1123 label/],
       ['a target name that is not DNS-1123', () => ({ itemId: scratchItems[0].id, target: newPvc('payments', '../etc') }), /name: must be a DNS-1123 subdomain/],
@@ -171,7 +173,8 @@ describe('restore API', () => {
       'NotAllowedError',
       /may not restore into 'search\/index-search-indexer-9' \(component:default\/search-indexer\)/,
     );
-    // ...or into a new PVC no entity would own (only an unconditional policy allows that).
+    // ...or into a new PVC no entity would own there (payments-db claims PVCs in payments only),
+    // which only an unconditional policy allows.
     expectError(
       await post(alice, { itemId: scratchItems[0].id, target: newPvc('search') }),
       403,
@@ -249,8 +252,22 @@ describe('restore API', () => {
     expect(res.body.itemId).toBe(scratchItems[0].id);
     // The default name: <pvc>-restore-<first 8 of the restore id>.
     expect(res.body.targetPvc.name).toBe(`payments-db-scratch-restore-${res.body.id.slice(0, 8)}`);
-    expect(res.body.entityRef).toBeNull();
+    // The copy is labelled for the source's entity, which may claim PVCs in this namespace.
+    expect(res.body.entityRef).toBe('component:default/payments-db');
+    expect(res.body.target.labels).toEqual({ 'backstage.io/kubernetes-id': 'payments-db' });
     expect((await finished(res.body.id)).phase).toBe('succeeded');
+  });
+
+  it("lets an owner restore into a new PVC of any name in the entity's namespace; the copy shows on the entity's tab", async () => {
+    const res = await post(alice, { itemId: scratchItems[1].id, target: newPvc('payments', 'scratch-copy') });
+    expect(res.status).toBe(202);
+    expect(res.body.entityRef).toBe('component:default/payments-db');
+    expect((await finished(res.body.id, alice)).phase).toBe('succeeded');
+    const claim = await admin.claim('payments', 'scratch-copy');
+    expect(claim.metadata.labels).toMatchObject({ 'backstage.io/kubernetes-id': 'payments-db' });
+    const tab = await get(alice, `/volumes?cluster=demo&entityRef=${encodeURIComponent('component:default/payments-db')}`);
+    expect(tab.status).toBe(200);
+    expect(tab.body.items.find((v: { name: string }) => v.name === 'scratch-copy')).toMatchObject({ entityRef: 'component:default/payments-db' });
   });
 
   it('allows one restore of a PVC at a time (409), and cancels through the API', async () => {

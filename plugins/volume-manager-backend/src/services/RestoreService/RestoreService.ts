@@ -7,8 +7,10 @@
  * the backup's data, as a download would), `restore.create` on the target PVC's entity, and
  * `restore.inPlace` (also on the target's entity) to write into a PVC that exists. The target's
  * entity is the inventory's owner entity of the PVC; for a new PVC, the entity that would own a
- * PVC of that name there by the same matching rules. No entity: only a policy that allows the
- * permission unconditionally lets the restore through.
+ * PVC of that name there by the same matching rules, given the labels the restore gives it: the
+ * source entity's equality selector labels, so the copy stays with the source's entity where that
+ * entity may claim PVCs (its namespace annotation, the namespace binding, no rival claimant). No
+ * entity: only a policy that allows the permission unconditionally lets the restore through.
  */
 import { randomUUID } from 'node:crypto';
 import type { BackstageCredentials } from '@backstage/backend-plugin-api';
@@ -176,7 +178,12 @@ export function createRestoreService(options: {
       if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
         throw new InputError(`PVC name '${name}' is not a DNS-1123 subdomain of at most 253 characters`);
       }
-      const { volume, exists } = await volumes.findTarget(target.cluster, { namespace: target.namespace, name }, credentials);
+      const { volume, exists, labels } = await volumes.findTarget(
+        target.cluster,
+        { namespace: target.namespace, name },
+        credentials,
+        target.type === 'newPvc' ? item.entityRef : undefined,
+      );
       if (target.type === 'existingPvc' && !exists) {
         throw new InputError(`No PVC '${target.namespace}/${name}' on cluster '${target.cluster}' to restore into`);
       }
@@ -199,7 +206,7 @@ export function createRestoreService(options: {
       const restore = await store.createRestore({
         id,
         item,
-        target: target.type === 'newPvc' ? { ...target, name } : target,
+        target: target.type === 'newPvc' ? { ...target, name, ...(labels && { labels }) } : target,
         targetPvc: { cluster: target.cluster, namespace: target.namespace, pvc: name },
         ownership: request.ownership ?? 'preserve',
         entityRef,

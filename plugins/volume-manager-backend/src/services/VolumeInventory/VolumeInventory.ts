@@ -44,7 +44,7 @@ export interface InventoryRequest {
    * entities by the same rules as real PVCs: which entity a PVC of that name would belong to
    * (restore into a new PVC). Such entries have phase {@link PROSPECTIVE_PVC_PHASE}.
    */
-  prospectivePvcs?: string[];
+  prospectivePvcs?: Array<{ name: string; labels?: Record<string, string> }>;
 }
 
 /** The phase of an inventory entry for a PVC that does not exist (see `prospectivePvcs`). */
@@ -116,8 +116,11 @@ export function createVolumeInventory(options: {
             listCluster(client, namespaces),
           );
       const prospective = (request.namespace ? (request.prospectivePvcs ?? []) : [])
-        .filter(name => !objects.pvcs.some(p => p.metadata?.namespace === request.namespace && p.metadata?.name === name))
-        .map(name => ({ metadata: { name, namespace: request.namespace }, status: { phase: PROSPECTIVE_PVC_PHASE } }));
+        .filter(({ name }) => !objects.pvcs.some(p => p.metadata?.namespace === request.namespace && p.metadata?.name === name))
+        .map(({ name, labels }) => ({
+          metadata: { name, namespace: request.namespace, labels },
+          status: { phase: PROSPECTIVE_PVC_PHASE },
+        }));
       let items = buildVolumes(prospective.length ? { ...objects, pvcs: [...objects.pvcs, ...prospective] } : objects, {
         cluster,
         entities: request.entities,

@@ -2,6 +2,7 @@
  * The backend process is killed (SIGKILL) while a restore writes into a new PVC. After a
  * restart on the same database, the restore ends `interrupted` (never stuck mid-phase), its
  * helper pod is gone, and the PVC it created is deleted (it would look restored but is not).
+ * Also: a restore canceled through the API while it writes ends `canceled` with the same cleanup.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -133,5 +134,49 @@ describe('a backend killed mid-restore', () => {
     } finally {
       await knex.destroy();
     }
+  });
+
+  it('cancels a restore through the API while it writes: canceled, no helper pod, no new PVC', async () => {
+    const admin = simAdmin(sim);
+    const { server } = await startPluginBackend({
+      knex: knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true }),
+      config: {
+        volumeManager: {
+          backupDir: mkdtempSync(path.join(os.tmpdir(), 'nkvm-restore-cancel-')),
+          clusters: [{ name: 'sim', kubeconfigPath: sim.kubeconfigPath }],
+        },
+      },
+    });
+    const api = request(server);
+    const backup = await api
+      .post('/api/volume-manager/backups')
+      .set('Authorization', user)
+      .send({ cluster: 'sim', volumes: [{ namespace: 'apps', name: 'big' }], destination: 'local' });
+    expect(backup.status).toBe(202);
+    const item = await waitFor('the backup', async () => {
+      const run = (await api.get(`/api/volume-manager/backups/${backup.body.id}`).set('Authorization', user)).body;
+      return ['queued', 'running'].includes(run.items[0].status) ? undefined : run.items[0];
+    });
+    expect(item.status).toBe('succeeded');
+    const created = await api
+      .post('/api/volume-manager/restores')
+      .set('Authorization', user)
+      .send({ itemId: item.id, target: { type: 'newPvc', cluster: 'sim', namespace: 'apps', name: 'big-canceled' } });
+    expect(created.status).toBe(202);
+    const id = created.body.id;
+    await waitFor('the restore to write through its helper', async () => {
+      const restore = (await api.get(`/api/volume-manager/restores/${id}`).set('Authorization', user)).body;
+      if (['succeeded', 'failed', 'canceled'].includes(restore.phase)) throw new Error(`ended too soon: ${JSON.stringify(restore)}`);
+      return restore.phase === 'restoring' && restore.helperPod ? restore : undefined;
+    });
+    const cancel = await api.post(`/api/volume-manager/restores/${id}/cancel`).set('Authorization', user);
+    expect(cancel.status).toBe(200);
+    const done = await waitFor('the restore to end', async () => {
+      const restore = (await api.get(`/api/volume-manager/restores/${id}`).set('Authorization', user)).body;
+      return ['queued', 'verifying', 'preflight', 'restoring'].includes(restore.phase) ? undefined : restore;
+    });
+    expect(done).toMatchObject({ phase: 'canceled' });
+    await waitFor('the helper pod to be deleted', async () => ((await admin.helperPods()).length === 0 ? true : undefined), 30_000);
+    await waitFor('the new PVC to be deleted', async () => ((await admin.claim('apps', 'big-canceled')) ? undefined : true), 30_000);
   });
 });

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createClusterClient } from './ClusterClient';
@@ -163,6 +163,22 @@ describe('execStream', () => {
     );
   });
 
+  it('refuses an endless status message instead of buffering it', async () => {
+    const fake = await fakeApiServer({
+      onExec: ws => {
+        ws.send(Buffer.concat([Buffer.from([3]), Buffer.from('{"status":"')]), { fin: false });
+        const more = () => {
+          if (ws.readyState === ws.OPEN) ws.send(Buffer.alloc(16 * 1024, 'a'), { fin: false }, () => setImmediate(more));
+        };
+        more();
+      },
+    });
+    close = fake.close;
+    await expect(execStream(fake.client, { ...base, destination: collector().destination })).rejects.toThrow(
+      /The exec stream broke: The API server sent an exec status larger than 65536 bytes/,
+    );
+  });
+
   it('refuses a protocol without an exit status channel', async () => {
     const fake = await fakeApiServer({ protocol: 'channel.k8s.io', onExec: () => {} });
     close = fake.close;
@@ -233,6 +249,213 @@ describe('execStream', () => {
     expect(error.message).toBe('The destination accepted no data for 2s (remoteTransfer.stallTimeoutSeconds)');
     expect(accepted).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(6000);
+  });
+
+  describe('stdin', () => {
+    /** Records every message the client sends; answers Success once `done(messages)` says so. */
+    function stdinServer(done: (messages: Buffer[]) => boolean, protocol?: string) {
+      const messages: Buffer[] = [];
+      return fakeApiServer({
+        protocol,
+        onExec: ws => {
+          ws.on('message', (data: Buffer) => {
+            messages.push(Buffer.from(data));
+            if (done(messages)) ws.send(status({ status: 'Success' }), () => ws.close(1000));
+          });
+        },
+      }).then(fake => ({ ...fake, messages }));
+    }
+    const stdinOf = (messages: Buffer[]) =>
+      Buffer.concat(messages.filter(m => m[0] === 0).map(m => m.subarray(1)));
+    const closeMessage = (m: Buffer) => m.length === 2 && m[0] === 255 && m[1] === 0;
+
+    it('sends stdin on channel 0 in frames of at most 64 KiB, then the v5 CLOSE for stdin, and waits for the status', async () => {
+      const parts = [randomBytes(1), randomBytes(200), randomBytes(70_000), randomBytes(65_535), randomBytes(3)];
+      const fake = await stdinServer(messages => closeMessage(messages[messages.length - 1]));
+      close = fake.close;
+      const counted: number[] = [];
+      const result = await execStream(fake.client, {
+        ...base,
+        command: ['tar', '-xzf', '-'],
+        stdin: Readable.from(parts),
+        onStdinChunk: chunk => counted.push(chunk.length),
+      });
+      expect(result).toEqual({ stderr: '', stdout: '', protocol: 'v5.channel.k8s.io', stdinBytes: 135_739 });
+      expect(counted).toEqual(parts.map(p => p.length));
+      expect(stdinOf(fake.messages).equals(Buffer.concat(parts))).toBe(true);
+      expect(Math.max(...fake.messages.map(m => m.length))).toBe(65_536);
+      expect(fake.messages.filter(closeMessage)).toHaveLength(1);
+      expect(closeMessage(fake.messages[fake.messages.length - 1])).toBe(true);
+      expect(fake.requests[0].url).toBe(
+        '/api/v1/namespaces/ns/pods/helper/exec?command=tar&command=-xzf&command=-&container=tar&stdin=true&stdout=true&stderr=true',
+      );
+    });
+
+    it('offers only the protocols asked for, and on v4 sends no CLOSE (the command bounds its read)', async () => {
+      const input = randomBytes(100_000);
+      const fake = await stdinServer(messages => stdinOf(messages).length === input.length);
+      close = fake.close;
+      const result = await execStream(fake.client, {
+        ...base,
+        command: ['sh', '-c', `head -c ${input.length} | tar -xzf -`],
+        stdin: Readable.from([input]),
+        protocols: ['v4.channel.k8s.io'],
+      });
+      expect(result.protocol).toBe('v4.channel.k8s.io');
+      expect(fake.requests[0].headers['sec-websocket-protocol']).toBe('v4.channel.k8s.io');
+      expect(fake.messages.some(closeMessage)).toBe(false);
+      expect(stdinOf(fake.messages).equals(input)).toBe(true);
+    });
+
+    it('refuses a protocol outside EXEC_PROTOCOLS before connecting', async () => {
+      const fake = await stdinServer(() => true);
+      close = fake.close;
+      await expect(execStream(fake.client, { ...base, protocols: ['channel.k8s.io'] })).rejects.toThrow(
+        /execStream speaks v5.channel.k8s.io, v4.channel.k8s.io; asked for channel.k8s.io/,
+      );
+      await expect(execStream(fake.client, { ...base, protocols: [] })).rejects.toThrow(/asked for none/);
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('ends an empty input at once with CLOSE', async () => {
+      const fake = await stdinServer(messages => messages.some(closeMessage));
+      close = fake.close;
+      const result = await execStream(fake.client, { ...base, stdin: Readable.from([]) });
+      expect(result.stdinBytes).toBe(0);
+      expect(stdinOf(fake.messages).length).toBe(0);
+    });
+
+    it('fails on a stream of strings rather than guessing an encoding', async () => {
+      const fake = await stdinServer(() => false);
+      close = fake.close;
+      const stdin = new PassThrough({ encoding: 'utf8' });
+      stdin.end('text');
+      await expect(execStream(fake.client, { ...base, stdin })).rejects.toThrow(/stdin must be a byte stream, not a stream of strings/);
+      expect(stdin.destroyed).toBe(true);
+    });
+
+    it('fails at once on an input that already failed', async () => {
+      const fake = await stdinServer(() => false);
+      close = fake.close;
+      const stdin = new PassThrough();
+      stdin.on('error', () => {});
+      stdin.destroy(new Error('download refused'));
+      await expect(execStream(fake.client, { ...base, stdin })).rejects.toThrow(/failed: download refused/);
+    });
+
+    it('succeeds when the command exits 0 before reading all its input, and stops sending', async () => {
+      const fake = await fakeApiServer({
+        onExec: ws => {
+          let first = true;
+          ws.on('message', () => {
+            if (!first) return;
+            first = false;
+            ws.send(status({ status: 'Success' }), () => ws.close(1000));
+          });
+        },
+      });
+      close = fake.close;
+      let pulled = 0;
+      const stdin = new Readable({
+        read() {
+          pulled += 65_536;
+          this.push(randomBytes(65_536));
+        },
+      });
+      const result = await execStream(fake.client, { ...base, stdin });
+      expect(result.stdinBytes).toBeGreaterThan(0);
+      expect(result.stdinBytes).toBeLessThanOrEqual(pulled);
+      expect(stdin.destroyed).toBe(true); // released, nothing more read from it
+      const after = pulled;
+      await new Promise(r => setTimeout(r, 200));
+      expect(pulled).toBe(after);
+      // a late error of the released source does not crash the process
+      stdin.emit('error', new Error('late'));
+    });
+
+    it('accepts Uint8Array chunks and fails cleanly when onStdinChunk throws', async () => {
+      const bytes = new Uint8Array(randomBytes(1000));
+      const fake = await stdinServer(messages => messages.some(closeMessage));
+      close = fake.close;
+      await execStream(fake.client, { ...base, stdin: Readable.from([bytes]) });
+      expect(stdinOf(fake.messages).equals(Buffer.from(bytes))).toBe(true);
+
+      const stdin = Readable.from([randomBytes(10), randomBytes(10)]);
+      const error = await execStream(fake.client, {
+        ...base,
+        stdin,
+        onStdinChunk: () => {
+          throw new Error('hash broke');
+        },
+      }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toMatch(/failed: hash broke$/);
+      expect(stdin.destroyed).toBe(true);
+    });
+
+    it('fails on a stream of objects that are not bytes', async () => {
+      const fake = await stdinServer(() => false);
+      close = fake.close;
+      await expect(execStream(fake.client, { ...base, stdin: Readable.from([{ a: 1 }]) })).rejects.toThrow(
+        /stdin must be a byte stream, not a stream of object/,
+      );
+    });
+
+    it('fails as a stall when the server stops reading stdin, bounded by idleTimeoutMs without stallTimeoutMs', async () => {
+      let serverSocket: net.Socket | undefined;
+      const fake = await fakeApiServer({
+        // the server takes nothing more: our writes fill the socket buffers, then wait for 'drain'
+        onExec: ws => {
+          serverSocket = (ws as unknown as { _socket: net.Socket })._socket;
+          serverSocket.pause();
+        },
+      });
+      close = () => {
+        serverSocket?.destroy(); // paused, it would never notice our side closing
+        return fake.close();
+      };
+      let pulled = 0;
+      const stdin = new Readable({
+        read() {
+          pulled += 65_536;
+          this.push(randomBytes(65_536));
+        },
+      });
+      const started = Date.now();
+      const error = await execStream(fake.client, { ...base, stdin, idleTimeoutMs: 1500 }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toBe("The pod took no input for 2s: the API server or 'tar -czf - .' stopped reading");
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(pulled).toBeLessThan(64 * 1024 * 1024);
+      expect(stdin.destroyed).toBe(true);
+    });
+
+    it('fails as idle when the source delivers nothing and the pod prints nothing', async () => {
+      const fake = await fakeApiServer({ onExec: () => {} });
+      close = fake.close;
+      const stdin = new Readable({ read() {} }); // a download that hangs
+      const error = await execStream(fake.client, { ...base, stdin, idleTimeoutMs: 1500 }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toBe('No data to or from the helper pod for 2s');
+      expect(stdin.destroyed).toBe(true);
+    });
+
+    it('keeps the stdout tail without a destination and quotes it when the command fails without stderr', async () => {
+      const fake = await fakeApiServer({
+        onExec: ws => {
+          ws.send(Buffer.concat([Buffer.from([1]), randomBytes(100_000)]));
+          ws.send(Buffer.concat([Buffer.from([1]), Buffer.from('checksum mismatch\n')]));
+          ws.send(
+            status({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '1' }] } }),
+            () => ws.close(1000),
+          );
+        },
+      });
+      close = fake.close;
+      const error = await execStream(fake.client, { ...base }).catch(e => e);
+      expect(error).toBeInstanceOf(ExecFailedError);
+      expect(error.message).toMatch(/exited with code 1: [^]*checksum mismatch$/);
+    });
   });
 
   it('fails within the request timeout when the server accepts the connection and never answers the upgrade', async () => {

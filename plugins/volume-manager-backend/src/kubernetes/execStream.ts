@@ -18,8 +18,9 @@
  * channel 3: the result is that status, never the mere end of the input. A source that fails
  * fails the exec (the connection is dropped, so the process gets no more input), and a socket
  * that does not drain for `stallTimeoutMs` (the API server or the process stopped reading) is a
- * failure too. A command that exits successfully before reading all of its input succeeds;
- * `stdinBytes` in the result says how much was sent.
+ * failure too. A command that exits successfully before reading all of its input succeeds
+ * (the source is then destroyed); `stdinBytes` in the result says how much was sent, which the
+ * caller compares with what the command had to read.
  *
  * This is the data path of every backup, so it avoids allocating per read (see ADR 003): the
  * socket reads into one fixed buffer, frames are parsed in place, stdout bytes are hashed there
@@ -64,9 +65,10 @@ export interface ExecStreamOptions {
   /** Called for every stdout chunk, before it is written (hashing, counting). The chunk is only valid during the call. */
   onChunk?: (chunk: Buffer) => void;
   /**
-   * Sent to the command's stdin (see the file header for how its end reaches the process).
-   * Destroyed when the exec fails or is cancelled; on success after the command exited without
-   * reading all of it, it is left paused for the caller.
+   * Sent to the command's stdin (see the file header for how its end reaches the process). A
+   * byte stream (Buffers or Uint8Arrays). execStream consumes it: if it has not ended when the
+   * exec settles (failure, cancel, or a command that exited before reading all of it), it is
+   * destroyed, and its later errors are ignored.
    */
   stdin?: Readable;
   /** Called for every stdin chunk before it is sent (hashing, counting). The chunk is only valid during the call. */
@@ -138,6 +140,8 @@ const READ_BUFFER_BYTES = 64 * 1024;
 const BLOCK_BYTES = 256 * 1024;
 const MAX_POOLED_BLOCKS = 8;
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+/** A Status is a few hundred bytes; a server streaming more on channel 3 is broken or hostile. */
+const MAX_STATUS_BYTES = 64 * 1024;
 
 function exitCodeOf(status: V1Status): number | undefined {
   const cause = status.details?.causes?.find(c => c.reason === 'ExitCode');
@@ -299,6 +303,7 @@ export async function execStream(
   // ---- channels
   let channel = -1;
   let statusParts: Buffer[] = [];
+  let statusBytes = 0;
   let closeSent = false;
   const sendClose = () => {
     if (closeSent || socket.destroyed) return;
@@ -317,12 +322,19 @@ export async function execStream(
       if (channel < 0) {
         channel = payload[0];
         payload = payload.subarray(1);
-        if (channel === STATUS) statusParts = [];
+        if (channel === STATUS) {
+          statusParts = [];
+          statusBytes = 0;
+        }
       }
       if (payload.length === 0) return;
       if (channel === STDOUT) stdoutData(payload);
       else if (channel === STDERR) stderrTail = (stderrTail + payload.toString('utf8')).slice(-STDERR_TAIL);
-      else if (channel === STATUS) statusParts.push(Buffer.from(payload));
+      else if (channel === STATUS) {
+        statusBytes += payload.length;
+        if (statusBytes > MAX_STATUS_BYTES) throw new Error(`The API server sent an exec status larger than ${MAX_STATUS_BYTES} bytes`);
+        statusParts.push(Buffer.from(payload));
+      }
       // v5 CLOSE (255) and anything else carries nothing we need
     },
     messageEnd() {
@@ -378,12 +390,18 @@ export async function execStream(
       socket.once('drain', onSocketDrain);
     }
   };
-  const onStdinData = (chunk: Buffer | string) => {
-    if (typeof chunk === 'string') {
-      stdinFailure(new Error('stdin must be a byte stream, not a string stream'));
+  const onStdinData = (chunk: unknown) => {
+    if (!(chunk instanceof Uint8Array)) {
+      stdinFailure(new Error(`stdin must be a byte stream, not a stream of ${typeof chunk === 'string' ? 'strings' : typeof chunk}`));
       return;
     }
-    if (chunk.length > 0) sendStdin(chunk);
+    if (chunk.length === 0) return;
+    try {
+      sendStdin(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    } catch (error) {
+      // onStdinChunk threw (a hash, a counter): nothing may escape into the source's machinery
+      stdinFailure(error as Error);
+    }
   };
   const onStdinEnd = () => {
     if (stdinStopped || socket.destroyed || socket.writableEnded) return;
@@ -392,19 +410,27 @@ export async function execStream(
     detachStdin();
   };
   const onStdinError = (error: Error) => stdinFailure(error);
+  // An error of the source once the exec has settled must not crash the process.
+  const ignoreLateError = () => {};
   function detachStdin() {
     stdinStopped = true;
     socket.off('drain', onSocketDrain);
     if (!stdin) return;
     stdin.off('data', onStdinData);
     stdin.off('end', onStdinEnd);
-    stdin.off('error', onStdinError);
+    if (stdinStarted) {
+      stdin.off('error', onStdinError);
+      stdin.on('error', ignoreLateError);
+    }
   }
-  /** No more stdin: the command exited, the connection closes, or the exec failed. */
+  /**
+   * No more stdin: the command exited, the connection closes, or the exec failed. A source
+   * that has not ended is destroyed, so what feeds it (a download, a file) is released.
+   */
   function stopStdin() {
     if (stdinStopped) return;
     detachStdin();
-    stdin?.pause();
+    if (stdin && !stdin.readableEnded && !stdin.destroyed) stdin.destroy();
   }
   const startStdin = () => {
     if (!stdin || stdinStarted) return;
@@ -447,8 +473,6 @@ export async function execStream(
       stopStdin();
       if (error) {
         socket.destroy();
-        // nobody reads the rest of the input: release what feeds it (a download, a file)
-        if (stdin && !stdin.destroyed) stdin.destroy();
         reject(error);
       } else {
         sendClose();

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import * as wsModule from 'ws';
 import {
+  DATA_FRAME_BUFFER_BYTES,
+  encodeClientDataFrameInto,
   encodeClientFrame,
+  MAX_DATA_FRAME_PAYLOAD,
   OPCODE_BINARY,
   OPCODE_CLOSE,
   OPCODE_CONTINUATION,
@@ -90,6 +95,77 @@ describe('encodeClientFrame', () => {
     const unmasked = Buffer.from(frame.subarray(6).map((b, i) => b ^ mask[i % 4]));
     expect(unmasked.readUInt16BE(0)).toBe(1000);
     expect(() => encodeClientFrame(OPCODE_PING, Buffer.alloc(126))).toThrow();
+  });
+});
+
+describe('encodeClientDataFrameInto', () => {
+  /** ws's own server-side frame parser (exported at runtime, missing from @types/ws). */
+  const Receiver = (wsModule as unknown as { Receiver: new (options: object) => EventEmitter & { write(chunk: Buffer): void } })
+    .Receiver;
+
+  /** ws's parser in server mode: it insists on masked frames and unmasks them. */
+  function wsReceiver() {
+    const messages: Buffer[] = [];
+    const errors: Error[] = [];
+    const receiver = new Receiver({ isServer: true, maxPayload: 0 });
+    receiver.on('message', (data: Buffer, isBinary: boolean) => {
+      expect(isBinary).toBe(true);
+      messages.push(Buffer.from(data));
+    });
+    receiver.on('error', (error: Error) => errors.push(error));
+    return { receiver, messages, errors };
+  }
+
+  it.each([0, 1, 3, 124, 125, 126, 1000, 65534, MAX_DATA_FRAME_PAYLOAD - 1])(
+    'frames %i data bytes after the channel byte so that ws decodes them exactly',
+    length => {
+      const { receiver, messages, errors } = wsReceiver();
+      const data = randomBytes(length);
+      const copy = Buffer.from(data);
+      const target = Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES);
+      const frame = encodeClientDataFrameInto(target, OPCODE_BINARY, 0, data);
+      expect(frame.buffer).toBe(target.buffer); // built in place, no new buffer
+      expect(frame[0]).toBe(0x80 | OPCODE_BINARY);
+      expect(frame[1] & 0x80).toBe(0x80);
+      receiver.write(frame);
+      expect(errors).toEqual([]);
+      expect(messages).toHaveLength(1);
+      expect(messages[0][0]).toBe(0);
+      expect(messages[0].subarray(1).equals(data)).toBe(true);
+      expect(data.equals(copy)).toBe(true); // the caller's bytes are copied, not masked in place
+    },
+  );
+
+  it('works in a buffer that is not 4-byte aligned, and reused frame after frame', () => {
+    const { receiver, messages, errors } = wsReceiver();
+    const backing = Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES + 3);
+    const target = backing.subarray(3);
+    const sent: Buffer[] = [];
+    for (const length of [70, 4096, 65535, 5, 30_001]) {
+      const data = randomBytes(length);
+      sent.push(data);
+      receiver.write(Buffer.from(encodeClientDataFrameInto(target, OPCODE_BINARY, 0, data)));
+    }
+    expect(errors).toEqual([]);
+    expect(messages.map(m => m.subarray(1).toString('hex'))).toEqual(sent.map(d => d.toString('hex')));
+  });
+
+  it('uses a fresh mask for every frame', () => {
+    const target = Buffer.allocUnsafeSlow(DATA_FRAME_BUFFER_BYTES);
+    const masks = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const frame = encodeClientDataFrameInto(target, OPCODE_BINARY, 0, Buffer.alloc(10));
+      masks.add(frame.subarray(2, 6).toString('hex'));
+    }
+    // 2000 draws from 2^32: a repeat is a bug, not bad luck (p < 0.001)
+    expect(masks.size).toBe(2000);
+  });
+
+  it('refuses data larger than one frame, or a buffer too small', () => {
+    expect(() => encodeClientDataFrameInto(Buffer.alloc(DATA_FRAME_BUFFER_BYTES), OPCODE_BINARY, 0, Buffer.alloc(MAX_DATA_FRAME_PAYLOAD))).toThrow(
+      /at most 65535 bytes/,
+    );
+    expect(() => encodeClientDataFrameInto(Buffer.alloc(100), OPCODE_BINARY, 0, Buffer.alloc(100))).toThrow(/too small/);
   });
 });
 

@@ -277,7 +277,7 @@ export class FtpArchiveSink implements ArchiveSink {
    * KiB), the size with `SIZE`, then `RETR` of the archive into the returned stream, with
    * backpressure (basic-ftp pipes the data connection, so a paused reader pauses the server).
    * The stream ends only after the server confirmed the transfer (226) and the byte count
-   * matches `SIZE`; anything else destroys it with an ArchiveSinkError.
+   * matches `SIZE` (when the server has it); anything else destroys it with an ArchiveSinkError.
    */
   async read(uri: string, options?: { signal?: AbortSignal }): Promise<ArchiveDownload> {
     const d = this.destination;
@@ -328,8 +328,13 @@ export class FtpArchiveSink implements ArchiveSink {
           paths.fileName,
           `${where}: ${paths.sidecar}`,
         );
+        // SIZE is an extension (RFC 3659): a server without it still serves RETR, unchecked.
         const bytes = await c.size(paths.fileName).catch(error => {
-          throw isMissing(error) ? missing(paths.file, error) : error;
+          if (isMissing(error)) throw missing(paths.file, error);
+          if (typeof (error as { code?: unknown }).code === 'number' && [500, 502, 504].includes((error as { code: number }).code)) {
+            return undefined;
+          }
+          throw error;
         });
         return { client: c, sidecarSha256, bytes };
       } catch (error) {
@@ -382,7 +387,7 @@ export class FtpArchiveSink implements ArchiveSink {
     });
     client.downloadTo(sink, paths.fileName).then(
       () => {
-        if (received !== bytes) {
+        if (bytes !== undefined && received !== bytes) {
           fail(new ArchiveSinkError(`received ${received} of ${bytes} bytes`, { transient: true }));
         } else if (!stream.destroyed) {
           stream.end();

@@ -111,6 +111,19 @@ describe('restore faults against kube-sim', () => {
   const writing = (record: ReturnType<typeof recordingHooks>['record'], at = 8 * 1024 * 1024) => () =>
     record.written > at ? true : undefined;
 
+  it('cancel while verifying: canceled at once, nothing created', async () => {
+    const controller = new AbortController();
+    const { hooks, record } = recordingHooks({ signal: controller.signal });
+    const restore = harness.restoreOf(big, { type: 'newPvc', cluster: 'sim', namespace: 'other', name: 'never-made' });
+    const running = harness.executor.run(restore, harness.sink, hooks).catch(e => e);
+    await until('the verification to stream', () => ((record.progress.at(-1)?.[0] ?? 0) > 4 * 1024 * 1024 ? true : undefined));
+    controller.abort();
+    expect(await running).toBeInstanceOf(RestoreCancelledError);
+    expect(record.phases).toEqual(['verifying']);
+    expect(record.createdPvc).toBe(false);
+    expect(await admin.claim('other', 'never-made')).toBeUndefined();
+  });
+
   it('cancel mid-stream into a new PVC: canceled, the PVC deleted, no helper left', async () => {
     const controller = new AbortController();
     const { hooks, record } = recordingHooks({ signal: controller.signal });

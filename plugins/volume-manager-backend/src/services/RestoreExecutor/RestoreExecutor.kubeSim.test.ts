@@ -228,6 +228,27 @@ describe('restore executor against kube-sim', () => {
     expect(await admin.claim('apps', 'tiny')).toBeDefined();
   });
 
+  it('refuses an existing PVC that is not Bound', async () => {
+    const created = await admin.call('POST', '/api/v1/namespaces/apps/persistentvolumeclaims', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'waiting' },
+      spec: { storageClassName: 'local-wffc', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    });
+    expect(created.status).toBe(201);
+    const restore = harness.restoreOf(archive, {
+      type: 'existingPvc',
+      cluster: 'sim',
+      namespace: 'apps',
+      name: 'waiting',
+      mode: 'merge',
+      confirm: 'waiting',
+    });
+    const error = await refusal(harness.executor.run(restore, harness.sink, recordingHooks().hooks));
+    expect(error.message).toMatch(/PVC 'apps\/waiting' is Pending; only a Bound PVC can be restored into/);
+    expect((await admin.claim('apps', 'waiting')).status.phase).toBe('Pending');
+  });
+
   it('explains a helper that Pod Security admission refused, and deletes the PVC it made', async () => {
     const restore = harness.restoreOf(archive, { type: 'newPvc', cluster: 'sim', namespace: 'locked', name: 'copy' });
     const { hooks, record } = recordingHooks();

@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { V1PersistentVolumeClaim, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import type { RestoreCheck, VolumeOwner } from '@nkvm/backstage-plugin-volume-manager-common';
@@ -192,6 +192,8 @@ export function createRestoreExecutor(options: {
   const cancelled = () => new RestoreCancelledError();
   /** Cleanup steps run after a cancel too: each is bounded by this instead of the restore's signal. */
   const cleanupSignal = () => AbortSignal.timeout(Math.max(30_000, config.helper.podTimeoutSeconds * 1000 * 2));
+  /** Removing a large staging directory takes as long as it takes, within the helper's deadline. */
+  const removalSignal = () => AbortSignal.timeout(config.helper.activeDeadlineSeconds * 1000);
 
   async function openArchive(restore: StoredRestore, sink: ArchiveSink, signal: AbortSignal): Promise<ArchiveDownload> {
     if (!sink.read) {
@@ -210,7 +212,9 @@ export function createRestoreExecutor(options: {
     const total = download.bytes ?? null;
     const hash = createHash('sha256');
     const scanner = createTarScanner();
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    // A deep write buffer lets the next chunk be hashed here while zlib inflates the last one in
+    // the thread pool; with the default 16 KiB every chunk would wait for the other.
+    const gunzip = createGunzip({ chunkSize: 256 * 1024, writableHighWaterMark: 4 * 1024 * 1024 } as ZlibOptions);
     let scanError: Error | undefined;
     gunzip.on('data', (chunk: Buffer) => {
       if (scanError) return;
@@ -532,7 +536,7 @@ export function createRestoreExecutor(options: {
     const command = ['rm', '-rf', `/data/${stage}`];
     if (helper) {
       try {
-        await runInHelper(target.client, target.namespace, helper, command, cleanupSignal());
+        await runInHelper(target.client, target.namespace, helper, command, removalSignal());
         return;
       } catch (error) {
         logger.info(`Removing the staging directory in helper ${helper} failed (${(error as Error).message}); using a new helper`);
@@ -542,9 +546,8 @@ export function createRestoreExecutor(options: {
     spec.metadata!.name = `${spec.metadata!.name}-clean`;
     const state = { created: false };
     try {
-      const signal = cleanupSignal();
-      await startHelper(target.client, spec, signal, state);
-      await runInHelper(target.client, target.namespace, spec.metadata!.name!, command, signal);
+      await startHelper(target.client, spec, cleanupSignal(), state);
+      await runInHelper(target.client, target.namespace, spec.metadata!.name!, command, removalSignal());
     } finally {
       if (state.created) await deleteHelper(target.client, target.namespace, spec.metadata!.name!, logger);
     }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Server, utils, type Connection } from 'ssh2';
 import { fingerprintOf } from '../services/ArchiveSinks/remoteDestination';
 
-const { STATUS_CODE } = utils.sftp;
+const { OPEN_MODE, STATUS_CODE } = utils.sftp;
 
 export interface StallingSshServer {
   port: number;
@@ -25,7 +25,10 @@ export interface StallingSshServer {
   close(): Promise<void>;
 }
 
-/** `stall(request)` decides per request (`'STAT <path>'`, `'exec <command>'`) whether to hang. */
+/**
+ * `stall(request)` decides per request (`'STAT <path>'`, `'READ <path>@<offset>'`,
+ * `'exec <command>'`) whether to hang.
+ */
 export async function startStallingSshServer(options: {
   stall: (request: string) => boolean;
 }): Promise<StallingSshServer> {
@@ -109,13 +112,28 @@ export async function startStallingSshServer(options: {
               sftp.status(reqid, STATUS_CODE.FAILURE);
             }
           });
-          sftp.on('OPEN', (reqid, p) => {
+          const handlePaths = new Map<number, string>();
+          sftp.on('OPEN', (reqid, p, flags) => {
             if (hang(`OPEN ${p}`)) return;
             const id = next++;
-            handles.set(id, fs.openSync(local(p), 'w'));
+            try {
+              handles.set(id, fs.openSync(local(p), flags & OPEN_MODE.WRITE ? 'w' : 'r'));
+            } catch {
+              sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE);
+              return;
+            }
+            handlePaths.set(id, p);
             const handle = Buffer.alloc(4);
             handle.writeUInt32BE(id);
             sftp.handle(reqid, handle);
+          });
+          sftp.on('READ', (reqid, handle, offset, length) => {
+            const id = handle.readUInt32BE(0);
+            if (hang(`READ ${handlePaths.get(id)}@${offset}`)) return;
+            const buffer = Buffer.alloc(length);
+            const n = fs.readSync(handles.get(id)!, buffer, 0, length, offset);
+            if (n === 0) sftp.status(reqid, STATUS_CODE.EOF);
+            else sftp.data(reqid, buffer.subarray(0, n));
           });
           sftp.on('WRITE', (reqid, handle, offset, data) => {
             fs.writeSync(handles.get(handle.readUInt32BE(0))!, data, 0, data.length, offset);

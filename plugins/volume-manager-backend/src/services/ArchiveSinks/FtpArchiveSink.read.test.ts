@@ -14,6 +14,8 @@ jest.setTimeout(30_000);
 const FILE = 'data-20261204T100000Z.tar.gz';
 const URI_PATH = `backups/c1/ns/data/${FILE}`;
 
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
 interface Script {
   /** The archive the server sends on RETR. */
   content: Buffer;
@@ -21,6 +23,8 @@ interface Script {
   size: number | string;
   /** Bytes of `content` actually sent before 226 (all by default). */
   send?: number;
+  /** After `send` bytes, keep the data connection open and go silent (no 226). */
+  stall?: boolean;
 }
 
 async function scriptedFtpServer(script: () => Script) {
@@ -36,8 +40,7 @@ async function scriptedFtpServer(script: () => Script) {
     let buffered = '';
     control.on('data', async chunk => {
       buffered += chunk.toString('latin1');
-      let i;
-      while ((i = buffered.indexOf('\r\n')) >= 0) {
+      for (let i = buffered.indexOf('\r\n'); i >= 0; i = buffered.indexOf('\r\n')) {
         const line = buffered.slice(0, i);
         buffered = buffered.slice(i + 2);
         const [verb, ...rest] = line.split(' ');
@@ -79,9 +82,14 @@ async function scriptedFtpServer(script: () => Script) {
             const body = arg === `${FILE}.sha256` ? Buffer.from(`${sha256(s.content)}  ${FILE}\n`) : s.content;
             const socket = await data!;
             reply('150 here it comes');
-            socket.end(arg === FILE ? body.subarray(0, s.send ?? body.length) : body, () => {
-              setTimeout(() => reply('226 transfer complete'), 50);
-            });
+            if (arg === FILE && s.stall) {
+              socket.write(body.subarray(0, s.send ?? 0));
+              sockets.add(socket);
+            } else {
+              socket.end(arg === FILE ? body.subarray(0, s.send ?? body.length) : body, () => {
+                setTimeout(() => reply('226 transfer complete'), 50);
+              });
+            }
             passive?.close();
             break;
           }
@@ -105,8 +113,6 @@ async function scriptedFtpServer(script: () => Script) {
   };
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
 describe('FtpArchiveSink.read against a server that misreports', () => {
   let current: Script;
   let server: Awaited<ReturnType<typeof scriptedFtpServer>>;
@@ -116,13 +122,13 @@ describe('FtpArchiveSink.read against a server that misreports', () => {
   });
   afterAll(() => server.close());
 
-  const sink = () =>
+  const sink = (timeoutMs = 5000) =>
     new FtpArchiveSink(
       normalizeRemoteDestination(
         { type: 'ftp', host: '127.0.0.1', port: server.port, username: 'u', password: 'p', remoteDir: 'backups' },
         { id: 'scripted', what: 'test destination' },
       ),
-      { retry: { attempts: 1, initialDelayMs: 10, maxDelayMs: 10, timeoutMs: 5000 }, logger: mockServices.logger.mock() },
+      { retry: { attempts: 1, initialDelayMs: 10, maxDelayMs: 10, timeoutMs }, logger: mockServices.logger.mock() },
     );
   const uri = () => `ftp://127.0.0.1:${server.port}/${URI_PATH}`;
 
@@ -165,5 +171,27 @@ describe('FtpArchiveSink.read against a server that misreports', () => {
       .catch(e => e);
     expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: false });
     expect(error.message).toContain(`${URI_PATH} does not exist`);
+  });
+
+  it('fails the stream, transiently and within the timeout, when the server stops sending mid-file', async () => {
+    current = { content: randomBytes(300_000), size: 300_000, send: 100_000, stall: true };
+    const started = Date.now();
+    const download = await sink(1000).read(uri());
+    const error = await readAll(download.stream).catch(e => e);
+    expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: true });
+    expect(error.message).toContain(`reading ${URI_PATH}`);
+    expect(error.message).toMatch(/[Tt]imeout/);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('stops at once when cancelled while the server stalls mid-file', async () => {
+    current = { content: randomBytes(300_000), size: 300_000, send: 100_000, stall: true };
+    const controller = new AbortController();
+    const download = await sink().read(uri(), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const error = await readAll(download.stream).catch(e => e);
+    expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: false, message: expect.stringMatching(/cancelled/) });
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

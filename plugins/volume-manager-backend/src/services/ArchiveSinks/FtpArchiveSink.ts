@@ -35,7 +35,8 @@ import {
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
-import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import { abortable } from '../abortable';
+import { MAX_SIDECAR_BYTES, parseSidecar, quoteUri } from './sidecar';
 import {
   ArchiveSinkError,
   type ArchiveDownload,
@@ -92,14 +93,20 @@ export class FtpArchiveSink implements ArchiveSink {
       servername: isIP(d.host) ? undefined : d.host,
     };
     try {
-      await client.access({
-        host: connectHostOf(d),
-        port: portOf(d),
-        user: d.username,
-        password: d.password ?? '',
-        secure: ftpSecureMode(d),
-        secureOptions: d.type === 'ftps' ? secureOptions : undefined,
-      });
+      // basic-ftp's access() never settles when the client is closed during the AUTH TLS
+      // upgrade, so a cancel must not wait for it.
+      await abortable(
+        client.access({
+          host: connectHostOf(d),
+          port: portOf(d),
+          user: d.username,
+          password: d.password ?? '',
+          secure: ftpSecureMode(d),
+          secureOptions: d.type === 'ftps' ? secureOptions : undefined,
+        }),
+        signal,
+        () => new ArchiveSinkError(`${this.where}: cancelled`, { transient: false }),
+      );
       return client;
     } catch (error) {
       client.close();
@@ -284,7 +291,7 @@ export class FtpArchiveSink implements ArchiveSink {
     const where = this.where;
     const paths = archivePathsUnder(d.remoteDir, remoteUriPath(this.type, d, uri, false));
     if (!paths) {
-      throw new ArchiveSinkError(`${where}: refusing to read '${uri}': not an archive below ${d.remoteDir}`, {
+      throw new ArchiveSinkError(`${where}: refusing to read ${quoteUri(uri)}: not an archive below ${d.remoteDir}`, {
         transient: false,
       });
     }
@@ -295,7 +302,8 @@ export class FtpArchiveSink implements ArchiveSink {
         cause: error,
       });
 
-    const prepared = await this.retry('reading', async () => {
+    const cancelled = () => new ArchiveSinkError(`${where}: cancelled`, { transient: false });
+    const preparing = this.retry('reading', async () => {
       const c = await this.connect(undefined, signal);
       try {
         await c.cd(paths.dir).catch(error => {
@@ -340,11 +348,12 @@ export class FtpArchiveSink implements ArchiveSink {
       } catch (error) {
         c.close();
         // Aborting closed the client: whatever command waited failed, say why.
-        if (signal?.aborted) throw new ArchiveSinkError(`${where}: cancelled`, { transient: false, cause: error });
+        if (signal?.aborted) throw cancelled();
         throw error;
       }
     });
-    const { client, sidecarSha256, bytes } = prepared;
+    // Whatever basic-ftp does with a client closed mid-command, a cancel does not wait for it.
+    const { client, sidecarSha256, bytes } = await abortable(preparing, signal, cancelled, late => late.client.close());
 
     // The consumer's stream: ended by us once the server confirmed the whole transfer, so a data
     // connection that closes early never looks like a complete archive.
@@ -378,7 +387,7 @@ export class FtpArchiveSink implements ArchiveSink {
     sink.on('error', () => {});
     const onAbort = () => {
       client.close();
-      fail(new ArchiveSinkError(`${where}: cancelled`, { transient: false }));
+      fail(cancelled());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     stream.once('close', () => {

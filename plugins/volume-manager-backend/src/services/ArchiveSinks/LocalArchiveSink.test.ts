@@ -179,6 +179,8 @@ describe('LocalArchiveSink.read', () => {
       `file://${dir}/c1/ns/data/data-20261126T051500Z.tar.gz.sha256`,
       `file://${dir}`,
     ];
+    const withPassword = sink.read(`file://u:hunter2-secret@evil.example${dir}/x.tar.gz`);
+    await expect(withPassword).rejects.toThrow(/refusing to read 'file:\/\/u:\*\*\*@evil/);
     for (const uri of attacks) {
       const result = sink.read(uri);
       await expect(result).rejects.toMatchObject({ name: 'ArchiveSinkError', transient: false });

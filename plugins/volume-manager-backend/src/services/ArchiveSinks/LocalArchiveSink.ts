@@ -20,7 +20,7 @@ import {
   type ArchiveTarget,
   type ArchiveUpload,
 } from './types';
-import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import { MAX_SIDECAR_BYTES, parseSidecar, quoteUri } from './sidecar';
 import { startBackgroundSync } from './backgroundSync';
 
 async function fsyncPath(p: string) {
@@ -113,7 +113,7 @@ export class LocalArchiveSink implements ArchiveSink {
   async read(uri: string, options?: { signal?: AbortSignal }): Promise<ArchiveDownload> {
     const file = this.resolveUri(uri);
     if (!file || !file.endsWith('.tar.gz')) {
-      throw new ArchiveSinkError(`local: refusing to read '${uri}': not an archive under the backup directory`, {
+      throw new ArchiveSinkError(`local: refusing to read ${quoteUri(uri)}: not an archive under the backup directory`, {
         transient: false,
       });
     }
@@ -124,7 +124,7 @@ export class LocalArchiveSink implements ArchiveSink {
       throw missingOr(error, file);
     });
     if (!real.startsWith(root + path.sep)) {
-      throw new ArchiveSinkError(`local: refusing to read '${uri}': it leads outside the backup directory`, {
+      throw new ArchiveSinkError(`local: refusing to read ${quoteUri(uri)}: it leads outside the backup directory`, {
         transient: false,
       });
     }

@@ -39,7 +39,7 @@ import {
   type RetryPolicy,
 } from './remoteDestination';
 import { checksumTimeoutMs, connectSsh, describeSshTarget, shellQuote, type SshSession } from './sshConnection';
-import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import { MAX_SIDECAR_BYTES, parseSidecar, quoteUri } from './sidecar';
 import {
   ArchiveSinkError,
   archiveRelativePath,
@@ -319,7 +319,7 @@ export class RsyncArchiveSink implements ArchiveSink {
     // remoteUri writes relative paths (below the login directory) with a leading `/` too.
     const paths = archivePathsUnder(d.remoteDir, d.remoteDir.startsWith('/') ? uriPath : uriPath.slice(1));
     if (!paths) {
-      throw new ArchiveSinkError(`${where}: refusing to read '${uri}': not an archive below ${d.remoteDir}`, {
+      throw new ArchiveSinkError(`${where}: refusing to read ${quoteUri(uri)}: not an archive below ${d.remoteDir}`, {
         transient: false,
       });
     }

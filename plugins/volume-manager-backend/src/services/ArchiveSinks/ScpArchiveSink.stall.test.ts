@@ -117,4 +117,49 @@ describe('ScpArchiveSink against a server that stops answering', () => {
     await upload.abort();
     expect(fs.readdirSync(path.join(server!.root, 'backups/c1/ns/data'))).toEqual([]);
   });
+
+  async function uploaded(sink: ScpArchiveSink, data: Buffer) {
+    const upload = await sink.open(target);
+    await write(upload, data);
+    return (await upload.commit({ sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length })).uri;
+  }
+
+  it('reads back when the server answers (the fixture serves READ)', async () => {
+    const sink = await sinkFor(() => false, 5000);
+    const data = randomBytes(3 * 1024 * 1024 + 5);
+    const download = await sink.read(await uploaded(sink, data));
+    const chunks: Buffer[] = [];
+    for await (const chunk of download.stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+
+  it('fails the stream, transiently and within the timeout, when a READ mid-file is never answered', async () => {
+    const sink = await sinkFor(request => /^READ .*\.tar\.gz@(\d+)$/.test(request) && Number(request.split('@')[1]) >= 2 * 1024 * 1024, 1000);
+    const data = randomBytes(4 * 1024 * 1024);
+    const download = await sink.read(await uploaded(sink, data));
+    let received = 0;
+    const started = Date.now();
+    const error = await (async () => {
+      for await (const chunk of download.stream) received += (chunk as Buffer).length;
+    })().catch(e => e);
+    expect(server!.stalled.some(r => r.startsWith('READ '))).toBe(true);
+    expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: true });
+    expect(error.message).toMatch(/reading backups\/c1\/ns\/data\/data-20261204T100000Z\.tar\.gz: .*did not answer within 1s/);
+    // What came before the stalled READ arrived; nothing past it.
+    expect(received).toBeGreaterThan(1024 * 1024);
+    expect(received).toBeLessThanOrEqual(2 * 1024 * 1024 + 256 * 1024);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('stops reading at once when cancelled while the server stalls on the sidecar', async () => {
+    const sink = await sinkFor(request => request.startsWith('OPEN ') && request.endsWith('.sha256'), 60_000);
+    const uri = await uploaded(sink, randomBytes(1000));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const error = await sink.read(uri, { signal: controller.signal }).catch(e => e);
+    expect(server!.stalled.some(r => r.endsWith('.sha256'))).toBe(true);
+    expect(error).toMatchObject({ name: 'ArchiveSinkError', transient: false, message: expect.stringMatching(/cancelled/) });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
 });

@@ -35,7 +35,7 @@ import {
   type SshSession,
 } from './sshConnection';
 import { abortable } from '../abortable';
-import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import { MAX_SIDECAR_BYTES, parseSidecar, quoteUri } from './sidecar';
 import {
   ArchiveSinkError,
   type ArchiveDownload,
@@ -416,7 +416,7 @@ export class ScpArchiveSink implements ArchiveSink {
     }
     if (!paths) {
       throw new ArchiveSinkError(
-        `${describeSshTarget(d)}: refusing to read '${uri}': not an archive below ${d.remoteDir}`,
+        `${describeSshTarget(d)}: refusing to read ${quoteUri(uri)}: not an archive below ${d.remoteDir}`,
         { transient: false },
       );
     }

@@ -188,6 +188,24 @@ describe('remoteUriPath and archivePathsUnder (reading back what a sink wrote)',
     expect(call).toThrow(ArchiveSinkError);
   });
 
+  it('never repeats a password put into a refused URI', () => {
+    for (const uri of [
+      `ftp://u:hunter2-secret@ftp.example.com/backups/${layout}`,
+      `ftp://u:hunter2-secret@evil.example.com/backups/${layout}`,
+      `sftp://:hunter2-secret@ftp.example.com:21/x`,
+    ]) {
+      let message = '';
+      try {
+        remoteUriPath('ftp', dest({}), uri, false);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/refusing to read/);
+      expect(message).not.toContain('hunter2');
+      expect(message).toContain(':***@');
+    }
+  });
+
   it('leaves only archives directly in the layout below remoteDir', () => {
     expect(archivePathsUnder('backups', `backups/${layout}`)?.sidecar).toBe(`backups/${layout}.sha256`);
     for (const p of [

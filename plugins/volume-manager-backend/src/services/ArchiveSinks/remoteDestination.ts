@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import type { AdHocDestination } from '@nkvm/backstage-plugin-volume-manager-common';
+import { quoteUri } from './sidecar';
 import { ArchiveSinkError, archiveRelativePath, type ArchiveTarget } from './types';
 
 export type RemoteDestinationType = 'ftp' | 'ftps' | 'scp' | 'rsync';
@@ -342,7 +343,7 @@ const DEFAULT_URI_PORTS: Record<string, number> = { ftp: 21 };
  */
 export function remoteUriPath(scheme: string, d: RemoteDestination, uri: string, user: boolean): string {
   const refuse = (why: string) =>
-    new ArchiveSinkError(`${scheme.toUpperCase()} ${d.host}:${portOf(d)}: refusing to read '${uri}': ${why}`, {
+    new ArchiveSinkError(`${scheme.toUpperCase()} ${d.host}:${portOf(d)}: refusing to read ${quoteUri(uri)}: ${why}`, {
       transient: false,
     });
   let url: URL;

@@ -362,7 +362,8 @@ describe.each(cases.filter(c => ['FTP', 'FTPS (explicit)', 'SCP (password)', 'RS
   });
 
   it('stops at once when cancelled at any point before or after the stream starts', async () => {
-    for (const delayMs of [0, 10, 30, 60, 100, 150, 250, 400]) {
+    // Every 10 ms through connect, TLS, login, sidecar and SIZE, then while streaming.
+    for (const delayMs of [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 150, 200, 250, 400]) {
       const controller = new AbortController();
       const started = Date.now();
       const reading = sinkOf(c).read!(uri, { signal: controller.signal });

@@ -1,6 +1,7 @@
 /*
- * The `.sha256` sidecar every built-in sink writes next to an archive, in `sha256sum` format:
- * `<64 lowercase hex>  <archive file name>\n`. Reading an archive back parses it here.
+ * What the built-in sinks share when reading an archive back: the `.sha256` sidecar every one of
+ * them writes next to an archive, in `sha256sum` format (`<64 lowercase hex>  <file name>\n`),
+ * and how a refused URI is quoted in an error.
  */
 import { ArchiveSinkError } from './types';
 
@@ -25,4 +26,14 @@ export function parseSidecar(text: string, fileName: string, what: string): stri
     throw new ArchiveSinkError(`${what}: the sidecar is for '${m[2]}', not '${fileName}'`, { transient: false });
   }
   return m[1].toLowerCase();
+}
+
+/**
+ * `uri` as an error may quote it: a URI is data from the database or a request, so a password
+ * someone put in its user part (`ftp://u:secret@host/...`) is replaced, and it is cut to 300
+ * characters.
+ */
+export function quoteUri(uri: string): string {
+  const redacted = uri.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@?#]*?:)[^/@?#]*@/, '$1***@');
+  return `'${redacted.length > 300 ? `${redacted.slice(0, 300)}...` : redacted}'`;
 }

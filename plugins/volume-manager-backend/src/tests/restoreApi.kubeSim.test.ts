@@ -153,6 +153,8 @@ describe('restore API', () => {
       /No succeeded backup of 'payments\/payments-db-scratch'.*at or before/,
     );
     expectError(await get(carol, '/restores/00000000-0000-4000-8000-000000000000'), 404, 'NotFoundError', /No restore/);
+    expectError(await get(carol, '/restores/..%2F..%2Fetc'), 400, 'InputError', /must be a restore id/);
+    expectError(await get(carol, '/restores?limit=100000'), 400, 'InputError', /limit/);
   });
 
   it("refuses an owner restoring another team's backup into their own namespace (backup.read on the source)", async () => {

@@ -1,5 +1,5 @@
 /*
- * The RestoreWorker over the real stores (SQLite): what it records for each way a restore ends,
+ * The RestoreWorker over the real stores (SQLite and PostgreSQL): what it records for each way a restore ends,
  * and its safety backup, which goes through the backup store like any backup. The executor is a
  * script here (the data path is tested against kube-sim in RestoreExecutor and tests/restore*);
  * what is under test is the worker's bookkeeping.
@@ -18,7 +18,7 @@ import { RestoreWorker } from './RestoreWorker';
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
 
-describe('RestoreWorker', () => {
+describe.each(['SQLITE_3', 'POSTGRES_15'] as const)('RestoreWorker on %s', databaseId => {
   let knex: Knex;
   let backups: DatabaseBackupStore;
   let restores: DatabaseRestoreStore;
@@ -26,7 +26,7 @@ describe('RestoreWorker', () => {
   let cleanedUp: string[];
 
   beforeEach(async () => {
-    knex = await migratedKnex(databases, 'SQLITE_3');
+    knex = await migratedKnex(databases, databaseId);
     backups = DatabaseBackupStore.fromKnex(knex);
     restores = DatabaseRestoreStore.fromKnex(knex);
     cleanedUp = [];

@@ -116,6 +116,7 @@ function targetOf(target: RestoreTarget): RestoreTarget {
       ...(target.storageClassName !== undefined ? { storageClassName: target.storageClassName } : {}),
       ...(target.size !== undefined ? { size: target.size } : {}),
       ...(target.accessModes !== undefined ? { accessModes: [...target.accessModes] } : {}),
+      ...(target.labels !== undefined ? { labels: { ...target.labels } } : {}),
     };
   }
   return {
@@ -244,7 +245,7 @@ export class DatabaseRestoreStore implements RestoreStore {
           `${target.cluster}/${target.namespace}/${target.name ?? '(new)'}`,
       );
     }
-    const id = randomUUID();
+    const id = restore.id ?? randomUUID();
     try {
       await this.db.transaction(async trx => {
         await lockPvc(trx, targetPvc);

@@ -390,6 +390,8 @@ export function createRestoreExecutor(options: {
         name,
         namespace,
         labels: {
+          // The backend's labels that make the source's entity claim the PVC (RestoreService).
+          ...target.labels,
           [INSTALLATION_ID_LABEL]: await installationId(),
           [RESTORE_ID_LABEL]: restore.id,
         },

@@ -26,6 +26,10 @@ export function createFakeVolumeManagerApi(
     downloadArchive: unexpected('downloadArchive'),
     getDestinations: unexpected('getDestinations'),
     createClusterSession: unexpected('createClusterSession'),
+    createRestore: unexpected('createRestore'),
+    getRestore: unexpected('getRestore'),
+    cancelRestore: unexpected('cancelRestore'),
+    listRestores: unexpected('listRestores'),
     ...overrides,
   } as jest.Mocked<VolumeManagerApi>;
 }

@@ -4,6 +4,7 @@ export {
   type BackupListQuery,
   type CreateClusterSessionRequest,
   type HealthResponse,
+  type RestoreListQuery,
   type VolumeManagerApi,
   type VolumesQuery,
 } from './VolumeManagerApi';

@@ -202,9 +202,11 @@ export const EntityVolumeManagerContent = () => {
         volume={volume}
         entityRef={entityRef}
         refreshKey={historyKey}
+        // A restored PVC of this entity shows up in the inventory.
+        onRestoreFinished={reload}
       />
     ),
-    [entityRef, historyKey],
+    [entityRef, historyKey, reload],
   );
 
   if (inventory.loading && !inventory.value) {

@@ -2,7 +2,7 @@ import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import { fakeResponse } from '../__fixtures__/fakeVolumeManagerApi';
 import { fileNameOf, VolumeManagerClient } from './VolumeManagerClient';
-import { isEndpointUnavailable } from './errors';
+import { errorMessage, isEndpointUnavailable } from './errors';
 
 const BASE = 'http://localhost:7007/api/volume-manager';
 
@@ -131,6 +131,10 @@ describe('VolumeManagerClient', () => {
     expect(error).toBeInstanceOf(ResponseError);
     expect(error.statusCode).toBe(409);
     expect(error.cause.message).toBe('payments/data-0 is mounted by pod db-0 (StatefulSet/db)');
+    // What a user is shown is the backend's reason, not "Request failed with 409".
+    expect(error.message).not.toContain('mounted by');
+    expect(errorMessage(error)).toBe('payments/data-0 is mounted by pod db-0 (StatefulSet/db)');
+    expect(errorMessage(new Error('network down'))).toBe('network down');
   });
 
   it('calls the cluster, destination and session routes', async () => {

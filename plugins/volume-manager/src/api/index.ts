@@ -9,4 +9,4 @@ export {
   type VolumesQuery,
 } from './VolumeManagerApi';
 export { VolumeManagerClient } from './VolumeManagerClient';
-export { isEndpointUnavailable } from './errors';
+export { errorMessage, isEndpointUnavailable } from './errors';

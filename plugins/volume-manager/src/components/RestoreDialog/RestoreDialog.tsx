@@ -21,7 +21,7 @@ import RadioGroup from '@material-ui/core/RadioGroup';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
-import { volumeManagerApiRef } from '../../api';
+import { errorMessage, volumeManagerApiRef } from '../../api';
 import { isRestoreFinished } from '../StatusChip';
 import {
   formatBytes,
@@ -128,7 +128,7 @@ export const RestoreDialog = ({
             <RestoreProgress restore={restore} lastRunningPhase={progress.lastRunningPhase} />
             {progress.pollError && (
               <Typography variant="body2" color="textSecondary" role="alert">
-                Could not refresh the progress ({progress.pollError.message}); trying again.
+                Could not refresh the progress ({errorMessage(progress.pollError)}); trying again.
               </Typography>
             )}
             {running && (

@@ -16,11 +16,12 @@ import { BackendStatusCard } from './BackendStatusCard';
 import { ClusterSessionCard } from './ClusterSessionCard';
 import { ClustersCard } from './ClustersCard';
 import { InventoryCard } from './InventoryCard';
+import { RestoresCard } from './RestoresCard';
 import { RunsCard } from './RunsCard';
 
 /**
  * The volume-manager admin page: the backend, its clusters and their health, the inventory
- * across namespaces with filters, backup runs across the portal with cancel, and (for users
+ * across namespaces with filters, backup runs and restores across the portal with cancel, and (for users
  * allowed to) the paste-a-kubeconfig flow.
  *
  * @public
@@ -67,8 +68,11 @@ export const VolumeManagerPage = () => {
               <InventoryCard inventory={inventory} onRefresh={inventory.retry} />
             </InfoCard>
           </Grid>
-          <Grid item xs={12}>
+          <Grid item xs={12} lg={6}>
             <RunsCard />
+          </Grid>
+          <Grid item xs={12} lg={6}>
+            <RestoresCard />
           </Grid>
         </Grid>
       </Content>

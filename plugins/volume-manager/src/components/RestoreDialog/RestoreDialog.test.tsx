@@ -1,5 +1,5 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
-import userEvent from '@testing-library/user-event';
+import userEventLib from '@testing-library/user-event';
 import { SWRConfig } from 'swr';
 import {
   mockApis,
@@ -21,6 +21,9 @@ import {
 } from '../../__fixtures__/fakeVolumeManagerApi';
 import { VolumeHistory } from '../VolumeHistory';
 import { toRestoreRequest, initialRestoreDraft } from './restoreRequest';
+
+// No delay between keystrokes: these tests type a lot, on a busy 2-core machine.
+const userEvent = userEventLib.setup({ delay: null });
 
 type Decision = (name: string) => AuthorizeResult.ALLOW | AuthorizeResult.DENY;
 const allowAll: Decision = () => AuthorizeResult.ALLOW;

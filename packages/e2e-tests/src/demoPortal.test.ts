@@ -209,7 +209,14 @@ describe('the demo portal started by `npm start`', () => {
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
 
     // Live progress, then the end: success, or the reason shown to the user (fail with it).
-    await dialog.getByTestId('restore-progress').waitFor({ timeout: 30_000 });
+    await dialog
+      .locator('[data-testid="restore-progress"], [data-testid="restore-start-error"]')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    const notStarted = dialog.getByTestId('restore-start-error');
+    if (await notStarted.count()) {
+      throw new Error(`The restore was not started: ${await notStarted.textContent()}`);
+    }
     await shot(page, 'restore-progress');
     await dialog
       .locator('[data-testid="restore-progress"][data-phase="succeeded"], [data-testid="restore-error"]')

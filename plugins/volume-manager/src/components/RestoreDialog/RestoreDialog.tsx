@@ -254,7 +254,7 @@ export const RestoreDialog = ({
                   helperText={shown('name', draft.name) ?? 'Empty: a name the backend picks'}
                   variant="outlined"
                   size="small"
-                  style={{ minWidth: 280 }}
+                  style={{ flex: '1 1 360px' }}
                 />
                 <TextField
                   id="nkvm-restore-namespace"
@@ -305,7 +305,9 @@ export const RestoreDialog = ({
               </RadioGroup>
             </FormControl>
             {createError && (
-              <ResponseErrorPanel error={createError} title="The restore could not be started" />
+              <Box data-testid="restore-start-error">
+                <ResponseErrorPanel error={createError} title="The restore could not be started" />
+              </Box>
             )}
           </form>
         )}

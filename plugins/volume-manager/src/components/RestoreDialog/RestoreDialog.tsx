@@ -47,6 +47,8 @@ export interface RestoreDialogProps {
   /** Whether to offer "this PVC" (the user holds `volume-manager.restore.inPlace`). */
   allowInPlace: boolean;
   onClose(): void;
+  /** Called when the backend accepted the restore (202). */
+  onStarted?(restore: Restore): void;
   /** Called once when the restore ends, whatever the outcome. */
   onFinished?(restore: Restore): void;
 }
@@ -63,6 +65,7 @@ export const RestoreDialog = ({
   volume,
   allowInPlace,
   onClose,
+  onStarted,
   onFinished,
 }: RestoreDialogProps) => {
   const api = useApi(volumeManagerApiRef);
@@ -87,7 +90,9 @@ export const RestoreDialog = ({
     setSubmitting(true);
     setCreateError(undefined);
     try {
-      progress.track(await api.createRestore(toRestoreRequest(item, volume, effective)));
+      const created = await api.createRestore(toRestoreRequest(item, volume, effective));
+      progress.track(created);
+      onStarted?.(created);
     } catch (error) {
       setCreateError(error as Error);
     } finally {
@@ -133,7 +138,7 @@ export const RestoreDialog = ({
             )}
             {running && (
               <Typography variant="caption" color="textSecondary" component="p">
-                Closing this dialog does not stop the restore; the admin page lists it.
+                Closing this dialog does not stop the restore: it stays listed under Restores on the admin page, and on this tab when its target PVC belongs to this entity.
               </Typography>
             )}
             {cancelError && (

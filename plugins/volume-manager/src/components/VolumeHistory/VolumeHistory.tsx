@@ -50,6 +50,8 @@ export interface VolumeHistoryProps {
   entityRef?: string;
   /** Changes when the history should be read again (a backup of this PVC finished). */
   refreshKey?: number;
+  /** Called when the backend accepted a restore started from this history. */
+  onRestoreStarted?(restore: Restore): void;
   /** Called when a restore started from this history ends, whatever the outcome. */
   onRestoreFinished?(restore: Restore): void;
 }
@@ -149,6 +151,7 @@ export const VolumeHistory = ({
   volume,
   entityRef,
   refreshKey = 0,
+  onRestoreStarted,
   onRestoreFinished,
 }: VolumeHistoryProps) => {
   const api = useApi(volumeManagerApiRef);
@@ -267,6 +270,7 @@ export const VolumeHistory = ({
           volume={volume}
           allowInPlace={canRestoreInPlace}
           onClose={() => setRestoring(undefined)}
+          onStarted={onRestoreStarted}
           onFinished={onRestoreFinished}
         />
       )}

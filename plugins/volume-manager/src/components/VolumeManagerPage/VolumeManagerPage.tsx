@@ -12,11 +12,11 @@ import { clusterSessionCreatePermission } from '@nkvm/backstage-plugin-volume-ma
 import Grid from '@material-ui/core/Grid';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import { volumeManagerApiRef } from '../../api';
+import { RestoresCard } from '../RestoresCard';
 import { BackendStatusCard } from './BackendStatusCard';
 import { ClusterSessionCard } from './ClusterSessionCard';
 import { ClustersCard } from './ClustersCard';
 import { InventoryCard } from './InventoryCard';
-import { RestoresCard } from './RestoresCard';
 import { RunsCard } from './RunsCard';
 
 /**

@@ -12,14 +12,14 @@ import TableRow from '@material-ui/core/TableRow';
 import Tooltip from '@material-ui/core/Tooltip';
 import Typography from '@material-ui/core/Typography';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import { errorMessage, volumeManagerApiRef } from '../../api';
+import { errorMessage, isEndpointUnavailable, volumeManagerApiRef } from '../../api';
 import { isRestoreFinished, StatusChip } from '../StatusChip';
 import {
   formatBytes,
   formatExactTimestamp,
   formatRelativeTime,
 } from '../VolumesTable/format';
-import { AsyncSection } from './AsyncSection';
+import { AsyncSection } from '../VolumeManagerPage/AsyncSection';
 
 /** How many recent restores the card reads. */
 export const RESTORES_LIMIT = 100;
@@ -44,17 +44,30 @@ function progressText(restore: Restore): string {
   return '—';
 }
 
+/** @internal */
+export interface RestoresCardProps {
+  /** Only the restores into this entity's PVCs (the entity tab); all of them when unset. */
+  entityRef?: string;
+  /** Changes when the list should be read again (a restore was started or ended). */
+  refreshKey?: number;
+  /** Render nothing while there is no restore to show (the entity tab). */
+  hideWhenEmpty?: boolean;
+}
+
 /**
- * Restores across the portal (`GET /restores`), newest first: phase, source backup, target PVC,
- * requester, and cancel for the ones that have not ended. The backend decides whether the user
- * may cancel, and which restores the user may see.
+ * Restores across the portal, or into one entity's PVCs (`GET /restores`), newest first: phase,
+ * source backup, target PVC, requester, and cancel for the ones that have not ended. The
+ * backend decides whether the user may cancel, and which restores the user may see.
  *
  * @internal
  */
-export const RestoresCard = () => {
+export const RestoresCard = ({ entityRef, refreshKey = 0, hideWhenEmpty = false }: RestoresCardProps) => {
   const api = useApi(volumeManagerApiRef);
   const alertApi = useApi(alertApiRef);
-  const state = useAsyncRetry(() => api.listRestores({ limit: RESTORES_LIMIT }), [api]);
+  const state = useAsyncRetry(
+    () => api.listRestores(entityRef ? { entityRef, limit: RESTORES_LIMIT } : { limit: RESTORES_LIMIT }),
+    [api, entityRef, refreshKey],
+  );
   const [cancelling, setCancelling] = useState<ReadonlySet<string>>(new Set());
   const restores = state.value?.items ?? [];
   const anyActive = restores.some(r => !isRestoreFinished(r.phase));
@@ -83,8 +96,24 @@ export const RestoresCard = () => {
     }
   };
 
+  // On the entity tab, nothing until there is something to show (or a real error).
+  if (
+    hideWhenEmpty &&
+    (state.value
+      ? restores.length === 0
+      : !state.error || isEndpointUnavailable(state.error))
+  ) {
+    return null;
+  }
   return (
-    <InfoCard title="Restores" subheader={`The latest ${RESTORES_LIMIT} restores across the portal`}>
+    <InfoCard
+      title="Restores"
+      subheader={
+        entityRef
+          ? `The latest ${RESTORES_LIMIT} restores into this entity's volumes`
+          : `The latest ${RESTORES_LIMIT} restores across the portal`
+      }
+    >
       <AsyncSection
         state={state.value ? { loading: false, value: state.value } : state}
         unavailableTitle="Restores are not available from this backend yet"

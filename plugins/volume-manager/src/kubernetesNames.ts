@@ -12,11 +12,16 @@ export function isDnsSubdomain(name: string): boolean {
 }
 
 /**
- * Whether `value` is a storage size Kubernetes accepts for a PVC request: a positive
- * decimal with an optional binary (`Ki`…`Ei`) or decimal (`k`…`E`) suffix, for example `2Gi`.
+ * Whether `value` is a storage size the restore API accepts for a new PVC: a positive decimal
+ * (at most 32 characters) with an optional binary (`Ki`…`Ei`) or decimal (`k`…`E`) suffix, for
+ * example `2Gi`.
  *
  * @internal
  */
 export function isStorageQuantity(value: string): boolean {
-  return /^(\d+(\.\d+)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(value) && Number.parseFloat(value) > 0;
+  return (
+    value.length <= 32 &&
+    /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(value) &&
+    Number.parseFloat(value) > 0
+  );
 }

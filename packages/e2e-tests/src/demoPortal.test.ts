@@ -205,6 +205,8 @@ describe('the demo portal started by `npm start`', () => {
     await dialog.getByRole('textbox', { name: 'New PVC name' }).fill(target);
     expect(await dialog.getByRole('textbox', { name: 'Namespace' }).inputValue()).toBe('payments');
     expect(await dialog.getByRole('radio', { name: /Preserve the numeric owners/ }).isChecked()).toBe(true);
+    // The guest owns payments-db but is no admin: the demo policy keeps in-place restores from it.
+    expect(await dialog.getByRole('radio', { name: /^This PVC/ }).count()).toBe(0);
     await shot(page, 'restore-form');
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
 

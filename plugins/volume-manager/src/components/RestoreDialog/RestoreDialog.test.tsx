@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEventLib from '@testing-library/user-event';
 import { SWRConfig } from 'swr';
 import {
@@ -313,6 +313,23 @@ describe('RestoreDialog (from a PVC history)', () => {
       confirm: 'payments-api-uploads',
       safetyBackup: true,
     });
+  });
+
+  it('starts one restore however fast Restore is clicked twice', async () => {
+    const api = apiWith({
+      createRestore: jest.fn(() => new Promise<Restore>(r => setTimeout(() => r(restoreOf()), 50))),
+      getRestore: jest.fn(() => new Promise<Restore>(() => {})),
+    });
+    await renderHistory(api);
+    const dialog = await openDialog();
+    const button = within(dialog).getByRole('button', { name: 'Restore' });
+    // Both clicks land before React re-renders (one act), as a fast double click can.
+    act(() => {
+      button.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+      button.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    });
+    await within(dialog).findByTestId('restore-progress');
+    expect(api.createRestore).toHaveBeenCalledTimes(1);
   });
 
   it('shows a refused restore in the dialog and keeps the form', async () => {

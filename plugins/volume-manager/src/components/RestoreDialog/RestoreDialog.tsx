@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { ResponseErrorPanel } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import type {
@@ -71,6 +71,8 @@ export const RestoreDialog = ({
   const api = useApi(volumeManagerApiRef);
   const [draft, setDraft] = useState<RestoreDraft>(() => initialRestoreDraft(volume));
   const [submitting, setSubmitting] = useState(false);
+  // A second click before React re-renders the disabled button must not start a second restore.
+  const submitted = useRef(false);
   const [createError, setCreateError] = useState<Error>();
   const [cancelling, setCancelling] = useState(false);
   const [cancelError, setCancelError] = useState<Error>();
@@ -87,6 +89,8 @@ export const RestoreDialog = ({
     value !== '' ? problems[field] : undefined;
 
   const submit = async () => {
+    if (submitted.current) return;
+    submitted.current = true;
     setSubmitting(true);
     setCreateError(undefined);
     try {
@@ -94,6 +98,7 @@ export const RestoreDialog = ({
       progress.track(created);
       onStarted?.(created);
     } catch (error) {
+      submitted.current = false;
       setCreateError(error as Error);
     } finally {
       setSubmitting(false);

@@ -1,6 +1,7 @@
 import type { Benchmark } from './types';
 import { backupParallel, backupRss, backupThroughput } from './backup';
 import { inventoryScale } from './inventoryScale';
+import { restoreRss, restoreThroughput } from './restore';
 import { uploadFtp, uploadScp } from './uploadRemote';
 import { uiEntity500 } from './uiEntity500';
 
@@ -12,6 +13,8 @@ export const benchmarks: Benchmark[] = [
   backupThroughput,
   backupParallel,
   backupRss,
+  restoreThroughput,
+  restoreRss,
   uiEntity500,
   uploadFtp,
   uploadScp,

@@ -3,8 +3,13 @@
  * never allocates for payload: data frames are handed on as slices of the buffer they arrived
  * in, which is valid only during the callback. Control frames (ping, pong, close: at most 125
  * bytes) are collected in a small scratch buffer, since they may be split across reads.
+ *
+ * The writer side masks client frames (RFC 6455 §5.3). Data frames are built into a buffer the
+ * caller provides and reuses (`encodeClientDataFrameInto`), the payload 4-byte aligned so that
+ * masking runs a word at a time; mask keys come from a pool refilled by the CSPRNG, so a frame
+ * costs neither an allocation nor a system call.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 
 export const OPCODE_CONTINUATION = 0x0;
 export const OPCODE_TEXT = 0x1;
@@ -153,6 +158,76 @@ export function encodeClientFrame(opcode: number, payload: Buffer = Buffer.alloc
   mask.copy(frame, 2);
   for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
   return frame;
+}
+
+/** The largest payload `encodeClientDataFrameInto` takes (one channel byte included). */
+export const MAX_DATA_FRAME_PAYLOAD = 64 * 1024;
+/** Where the payload starts in a data-frame buffer: room for the longest header, 4-aligned. */
+const PAYLOAD_OFFSET = 16;
+/** The size of a buffer for `encodeClientDataFrameInto`. */
+export const DATA_FRAME_BUFFER_BYTES = PAYLOAD_OFFSET + MAX_DATA_FRAME_PAYLOAD;
+
+const MASK_POOL_BYTES = 4096;
+const maskPool = Buffer.allocUnsafeSlow(MASK_POOL_BYTES);
+let maskOffset = MASK_POOL_BYTES;
+
+/** Four unpredictable bytes, valid until the next call. */
+function nextMask(): Buffer {
+  if (maskOffset >= MASK_POOL_BYTES) {
+    randomFillSync(maskPool);
+    maskOffset = 0;
+  }
+  const mask = maskPool.subarray(maskOffset, maskOffset + 4);
+  maskOffset += 4;
+  return mask;
+}
+
+/** XORs `length` bytes of `buffer` from `start` with the mask, a 32-bit word at a time where aligned. */
+function maskInPlace(buffer: Buffer, start: number, length: number, mask: Buffer) {
+  let i = 0;
+  const absolute = buffer.byteOffset + start;
+  if (absolute % 4 === 0 && length >= 4) {
+    const words = Math.floor(length / 4);
+    const view = new Uint32Array(buffer.buffer, absolute, words);
+    // the mask read the way the view reads memory, so each word gets the bytes m0 m1 m2 m3 in order
+    const key = new Uint32Array(mask.buffer, mask.byteOffset, 1)[0];
+    for (let w = 0; w < words; w++) view[w] ^= key;
+    i = words * 4;
+  }
+  for (; i < length; i++) buffer[start + i] ^= mask[i % 4];
+}
+
+/**
+ * Builds one masked, final data frame in `target` (a buffer of DATA_FRAME_BUFFER_BYTES, reused
+ * by the caller once the frame has been written): `prefix` (the exec channel) followed by
+ * `data`, at most MAX_DATA_FRAME_PAYLOAD - 1 bytes. Returns the frame, a view of `target`;
+ * `data` is copied, never modified.
+ */
+export function encodeClientDataFrameInto(target: Buffer, opcode: number, prefix: number, data: Buffer): Buffer {
+  const payloadLength = data.length + 1;
+  if (payloadLength > MAX_DATA_FRAME_PAYLOAD) throw new Error(`A data frame carries at most ${MAX_DATA_FRAME_PAYLOAD - 1} bytes here`);
+  if (target.length < PAYLOAD_OFFSET + payloadLength) throw new Error('The frame buffer is too small');
+  let start: number;
+  if (payloadLength < 126) {
+    start = PAYLOAD_OFFSET - 6;
+    target[start + 1] = 0x80 | payloadLength;
+  } else if (payloadLength < 65536) {
+    start = PAYLOAD_OFFSET - 8;
+    target[start + 1] = 0x80 | 126;
+    target.writeUInt16BE(payloadLength, start + 2);
+  } else {
+    start = PAYLOAD_OFFSET - 14;
+    target[start + 1] = 0x80 | 127;
+    target.writeUInt32BE(0, start + 2);
+    target.writeUInt32BE(payloadLength, start + 6);
+  }
+  target[start] = 0x80 | opcode;
+  const mask = nextMask();
+  mask.copy(target, PAYLOAD_OFFSET - 4);
+  target[PAYLOAD_OFFSET] = prefix;
+  data.copy(target, PAYLOAD_OFFSET + 1);
+  maskInPlace(target, PAYLOAD_OFFSET, payloadLength, target.subarray(PAYLOAD_OFFSET - 4, PAYLOAD_OFFSET));
+  return target.subarray(start, PAYLOAD_OFFSET + payloadLength);
 }
 
 /** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2). */

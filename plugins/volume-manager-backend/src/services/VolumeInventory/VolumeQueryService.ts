@@ -28,7 +28,7 @@ import {
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import { entityMatcher, type EntityMatcher } from './entityMatch';
-import type { VolumeInventory } from './VolumeInventory';
+import { PROSPECTIVE_PVC_PHASE, type VolumeInventory } from './VolumeInventory';
 
 type EntityPermission = ResourcePermission<'catalog-entity'>;
 
@@ -43,6 +43,15 @@ export interface VolumeQueryService {
   listVolumes(query: VolumesQuery, credentials: BackstageCredentials): Promise<VolumesResponse>;
   /** Looks up PVCs of one cluster with their matched entities; InputError for missing ones. */
   findVolumes(cluster: string, refs: VolumeRef[], credentials: BackstageCredentials): Promise<Volume[]>;
+  /**
+   * One PVC as a restore target: the PVC if it exists, otherwise the entry a PVC of that name
+   * would have (its entity matched by the same rules, see `prospectivePvcs`).
+   */
+  findTarget(
+    cluster: string,
+    ref: VolumeRef,
+    credentials: BackstageCredentials,
+  ): Promise<{ volume: Volume; exists: boolean }>;
   /** Checks an entity-scoped permission for these entities in one batch. */
   access(
     permission: EntityPermission,
@@ -224,6 +233,25 @@ export function createVolumeQueryService(options: {
         items: await decorate(result.items.filter(v => visible.allows(v.entityRef) || visible.unconditional)),
         errors: result.errors,
       };
+    },
+
+    async findTarget(cluster, ref, credentials) {
+      const result = await inventory.list({
+        cluster,
+        namespace: ref.namespace,
+        entities: await annotatedEntities(),
+        userRef: userRefOf(credentials),
+        fresh: true,
+        prospectivePvcs: [ref.name],
+      });
+      const volume = result.items.find(v => v.namespace === ref.namespace && v.name === ref.name);
+      // A partial listing could call an existing PVC absent, or miss the pods that decide its owner.
+      if (!volume || result.errors.length > 0) {
+        throw new InputError(
+          `Cannot read namespace '${ref.namespace}' of cluster '${cluster}': ${result.errors.map(e => e.message).join('; ') || 'no answer'}`,
+        );
+      }
+      return { volume, exists: volume.phase !== PROSPECTIVE_PVC_PHASE };
     },
 
     async findVolumes(cluster, refs, credentials) {

@@ -201,7 +201,9 @@ describe('the demo portal started by `npm start`', () => {
 
     const dialog = page.getByRole('dialog');
     await dialog.getByText(/^Restore payments\/data-payments-db-0 from /).waitFor();
-    const target = `data-payments-db-0-e2e-${Date.now().toString(36)}`;
+    // A name payments-db's StatefulSet would claim (`data-payments-db-<n>`): the demo policy lets
+    // owners restore into new PVCs of their own entities only. Unique per run; kube-sim's state stays.
+    const target = `data-payments-db-${Date.now()}`;
     await dialog.getByRole('textbox', { name: 'New PVC name' }).fill(target);
     expect(await dialog.getByRole('textbox', { name: 'Namespace' }).inputValue()).toBe('payments');
     expect(await dialog.getByRole('radio', { name: /Preserve the numeric owners/ }).isChecked()).toBe(true);
@@ -229,6 +231,9 @@ describe('the demo portal started by `npm start`', () => {
       throw new Error(`The restore did not succeed: ${await refused.textContent()}`);
     }
     await expect(dialog.getByTestId('restored-pvc').textContent()).resolves.toBe(`payments/${target} on kube-sim`);
+    expect(await dialog.getByTestId('restore-done').getByRole('link', { name: /payments-db/ }).getAttribute('href')).toBe(
+      '/catalog/default/component/payments-db',
+    );
     expect(await dialog.locator('[data-check]').count()).toBeGreaterThan(0);
     expect(await dialog.locator('[data-check][data-ok="false"]').count()).toBe(0);
     await shot(page, 'restore-done');

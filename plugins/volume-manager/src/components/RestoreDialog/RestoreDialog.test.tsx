@@ -122,6 +122,15 @@ describe('RestoreDialog (from a PVC history)', () => {
     expect(within(history).queryByRole('columnheader', { name: 'Restore' })).not.toBeInTheDocument();
   });
 
+  it('hides the action from a user who may not download the archive (a restore hands its data over)', async () => {
+    await renderHistory(apiWith(), name =>
+      name === 'volume-manager.archive.download' ? AuthorizeResult.DENY : AuthorizeResult.ALLOW,
+    );
+    const history = await screen.findByRole('table', { name: 'Backup history of payments-api-uploads' });
+    expect(within(history).queryByRole('button', { name: /Restore/ })).not.toBeInTheDocument();
+    expect(within(history).queryByRole('columnheader', { name: 'Restore' })).not.toBeInTheDocument();
+  });
+
   it('hides "this PVC" from a user without volume-manager.restore.inPlace', async () => {
     await renderHistory(apiWith(), name =>
       name === 'volume-manager.restore.inPlace' ? AuthorizeResult.DENY : AuthorizeResult.ALLOW,

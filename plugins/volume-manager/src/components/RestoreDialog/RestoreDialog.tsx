@@ -261,7 +261,10 @@ export const RestoreDialog = ({
                   value={draft.name}
                   onChange={e => change({ name: e.target.value })}
                   error={Boolean(shown('name', draft.name))}
-                  helperText={shown('name', draft.name) ?? 'Empty: a name the backend picks'}
+                  helperText={
+                    shown('name', draft.name) ??
+                    `Empty: ${volume.name}-restore- and a short id`
+                  }
                   variant="outlined"
                   size="small"
                   style={{ flex: '1 1 360px' }}
@@ -291,6 +294,13 @@ export const RestoreDialog = ({
                   variant="outlined"
                   size="small"
                 />
+                <Typography variant="caption" color="textSecondary" component="p">
+                  A new PVC belongs to the catalog entity that would claim a PVC of that name
+                  there: for a StatefulSet's volumes, a name like{' '}
+                  <code>&lt;template&gt;-&lt;statefulset&gt;-&lt;n&gt;</code>. The backend
+                  refuses names no entity you may restore into would claim, unless the policy
+                  lets you restore anywhere (administrators in the demo).
+                </Typography>
               </Box>
             )}
 

@@ -161,12 +161,14 @@ export const VolumeHistory = ({
     permission: archiveDownloadPermission,
     resourceRef,
   });
-  // The backend checks restore.create against the target's entity (and backup.read against
-  // the source's); here the PVC's own entity decides whether to offer the action at all.
-  const { allowed: canRestore } = usePermission({
+  // The backend checks restore.create against the target's entity, and backup.read and
+  // archive.download against the source's (a restore hands over the backup's data, as a download
+  // would); here the PVC's own entity decides whether to offer the action at all.
+  const { allowed: canRestoreInto } = usePermission({
     permission: restoreCreatePermission,
     resourceRef,
   });
+  const canRestore = canRestoreInto && canDownload;
   const { allowed: canRestoreInPlace } = usePermission({
     permission: restoreInPlacePermission,
     resourceRef,

@@ -239,6 +239,11 @@ describe('the demo portal started by `npm start`', () => {
     await shot(page, 'restore-done');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.waitFor({ state: 'detached' });
+    // The tab lists the restores into the entity's PVCs, this one among them.
+    const restores = page.getByRole('table', { name: 'Restores' });
+    await restores.waitFor({ timeout: 30_000 });
+    await restores.locator('tr[data-phase="succeeded"]', { hasText: target }).waitFor({ timeout: 30_000 });
+    await restores.screenshot({ path: join(testOutputDir, 'restore-listed.png') });
 
     // Not the API's word: the restored PV's directory equals the source PV's, byte for byte,
     // with modes, numeric owners, symlinks, hard links and empty directories.
@@ -280,6 +285,10 @@ describe('the demo portal started by `npm start`', () => {
     await page.getByRole('table', { name: 'Backup runs' }).waitFor({ timeout: 30_000 });
     expect(await page.getByRole('form', { name: 'Paste a kubeconfig' }).count()).toBe(0);
     await shot(page, 'admin');
+    // Beside the runs, the restores, with the one restored from the Volumes tab.
+    const restores = page.getByRole('table', { name: 'Restores' });
+    await restores.locator('tr[data-phase="succeeded"]', { hasText: /data-payments-db-\d+ \(new PVC\)/ }).first().waitFor({ timeout: 30_000 });
+    await restores.screenshot({ path: join(testOutputDir, 'admin-restores.png') });
   });
 
   // Last: it ends the portal. A backend whose shutdown hung once kept port 7007 (and a core) for

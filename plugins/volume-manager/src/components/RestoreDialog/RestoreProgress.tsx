@@ -128,7 +128,12 @@ export const RestoreProgress = ({ restore, lastRunningPhase }: RestoreProgressPr
                   <ErrorIcon color="error" titleAccess="failed" />
                 )}
               </ListItemIcon>
-              <ListItemText primary={check.name} secondary={check.message} />
+              <ListItemText
+                primary={check.name}
+                secondary={check.message}
+                // Checksums and paths are long words.
+                secondaryTypographyProps={{ style: { overflowWrap: 'anywhere' } }}
+              />
             </ListItem>
           ))}
         </List>
@@ -148,7 +153,7 @@ export const RestoreProgress = ({ restore, lastRunningPhase }: RestoreProgressPr
           <strong data-testid="restored-pvc">{target ? pvcText(target) : 'the target PVC'}</strong>.
           {restore.entityRef && (
             <>
-              {' '}It belongs to <EntityRefLink entityRef={restore.entityRef} />.
+              {' '}It belongs to the entity <EntityRefLink entityRef={restore.entityRef} />
             </>
           )}
           {restore.safetyBackupRunId && (

@@ -389,6 +389,7 @@ describe('RestoreDialog (from a PVC history)', () => {
     const phase = (p: string) =>
       waitFor(() => expect(within(dialog).getByTestId('restore-progress')).toHaveAttribute('data-phase', p), POLLED);
     expect(progress).toHaveAttribute('data-phase', 'queued');
+    expect(within(dialog).getByRole('status')).toHaveTextContent('Queued: waiting for a free restore worker');
     const steps = () => [...dialog.querySelectorAll('[data-step]')];
     expect(steps().map(s => s.getAttribute('data-step'))).toEqual(['queued', 'verifying', 'preflight', 'restoring', 'done']);
 
@@ -398,6 +399,9 @@ describe('RestoreDialog (from a PVC history)', () => {
     expect(within(dialog).getByRole('button', { name: 'Cancel the restore' })).toBeEnabled();
 
     await phase('preflight');
+    expect(within(dialog).getByRole('status')).toHaveTextContent('Preflight: checking the target PVC');
+    // No byte count outside the streaming phases: the bar just says "working".
+    expect(within(dialog).getByRole('progressbar', { name: 'Restore progress' })).not.toHaveAttribute('aria-valuenow');
     expect(within(dialog).getByTestId('restore-scan')).toHaveTextContent('The archive holds 3 entries, 4.0 KiB uncompressed.');
     const list = within(dialog).getByRole('list', { name: 'Restore checks' });
     expect(within(list).getAllByRole('listitem').map(li => [li.getAttribute('data-check'), li.getAttribute('data-ok')])).toEqual([

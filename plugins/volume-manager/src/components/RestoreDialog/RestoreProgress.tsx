@@ -36,7 +36,7 @@ function activeStep(restore: Restore, lastRunningPhase: RestorePhase): number {
   return index >= 0 ? index : RUNNING_PHASES.indexOf(lastRunningPhase);
 }
 
-/** What the bytes mean in the phase the restore is in. */
+/** What the restore is doing in its phase, with the bytes where they mean something. */
 function describeBytes(restore: Restore): string | undefined {
   const total = restore.bytesTotal;
   const done = formatBytes(restore.bytesDone);
@@ -46,6 +46,10 @@ function describeBytes(restore: Restore): string | undefined {
       return `Verifying the archive: ${done}${of} read`;
     case 'restoring':
       return `Restoring: ${done}${of} written to the volume`;
+    case 'queued':
+      return 'Queued: waiting for a free restore worker, and for any backup or restore of the PVC to end';
+    case 'preflight':
+      return 'Preflight: checking the target PVC, its room and the helper pod';
     default:
       return undefined;
   }
@@ -77,8 +81,9 @@ export const RestoreProgress = ({ restore, lastRunningPhase }: RestoreProgressPr
   const step = activeStep(restore, lastRunningPhase);
   const ended = restore.phase !== 'succeeded' && !RUNNING_PHASES.includes(restore.phase);
   const bytes = describeBytes(restore);
+  const streaming = restore.phase === 'verifying' || restore.phase === 'restoring';
   const percent =
-    restore.bytesTotal && restore.bytesTotal > 0
+    streaming && restore.bytesTotal && restore.bytesTotal > 0
       ? Math.min(100, (restore.bytesDone / restore.bytesTotal) * 100)
       : undefined;
   const target = restore.targetPvc;

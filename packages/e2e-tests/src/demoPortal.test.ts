@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { compareTrees } from '@nkvm/kube-sim/src/files';
 import {
   APP_URL,
   BACKEND_URL,
@@ -24,6 +25,22 @@ async function lastBackupOf(page: Page, pvc: string): Promise<string | null> {
   const cell = page.locator(`tr[data-volume="kube-sim/payments/${pvc}"] [data-testid="last-backup"]`);
   const time = cell.locator('time');
   return (await time.count()) ? time.getAttribute('datetime') : null;
+}
+
+/** The directory of the PV bound to a PVC of the demo's payments namespace, read from the inventory API. */
+async function pvDirOf(pvc: string, timeoutMs = 30_000): Promise<string> {
+  const headers = { Authorization: `Bearer ${await guestToken()}` };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // The inventory is cached for a few seconds: a PVC created just now can take a moment.
+    const res = await fetch(`${BACKEND_URL}/api/volume-manager/volumes?cluster=kube-sim&namespace=payments`, { headers });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: Array<{ name: string; volumeName: string | null }> };
+    const volumeName = items.find(v => v.name === pvc)?.volumeName;
+    if (volumeName) return join(repoRoot, '.kube-sim', 'data', 'pvs', volumeName);
+    if (Date.now() > deadline) throw new Error(`PVC payments/${pvc} has no bound PV in the inventory`);
+    await new Promise(r => setTimeout(r, 1000));
+  }
 }
 
 /** A guest token straight from the auth backend, for API-level checks. */
@@ -176,6 +193,66 @@ describe('the demo portal started by `npm start`', () => {
     await shot(page, 'download');
   });
 
+  it('restores the newest backup into a new PVC from the Volumes tab; the restored PV equals the source on disk', async () => {
+    // The history of data-payments-db-0 is open (previous test); its newest row is this run's backup.
+    const history = page.getByRole('table', { name: 'Backup history of data-payments-db-0' });
+    const newest = history.locator('tbody tr').first();
+    await newest.getByRole('button', { name: /^Restore the backup of data-payments-db-0/ }).click();
+
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(/^Restore payments\/data-payments-db-0 from /).waitFor();
+    // A name payments-db's StatefulSet would claim (`data-payments-db-<n>`): the demo policy lets
+    // owners restore into new PVCs of their own entities only. Unique per run; kube-sim's state stays.
+    const target = `data-payments-db-${Date.now()}`;
+    await dialog.getByRole('textbox', { name: 'New PVC name' }).fill(target);
+    expect(await dialog.getByRole('textbox', { name: 'Namespace' }).inputValue()).toBe('payments');
+    expect(await dialog.getByRole('radio', { name: /Preserve the numeric owners/ }).isChecked()).toBe(true);
+    // The guest owns payments-db but is no admin: the demo policy keeps in-place restores from it.
+    expect(await dialog.getByRole('radio', { name: /^This PVC/ }).count()).toBe(0);
+    await shot(page, 'restore-form');
+    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+
+    // Live progress, then the end: success, or the reason shown to the user (fail with it).
+    await dialog
+      .locator('[data-testid="restore-progress"], [data-testid="restore-start-error"]')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    const notStarted = dialog.getByTestId('restore-start-error');
+    if (await notStarted.count()) {
+      throw new Error(`The restore was not started: ${await notStarted.textContent()}`);
+    }
+    await shot(page, 'restore-progress');
+    await dialog
+      .locator('[data-testid="restore-progress"][data-phase="succeeded"], [data-testid="restore-error"]')
+      .first()
+      .waitFor({ timeout: 120_000 });
+    const refused = dialog.getByTestId('restore-error');
+    if (await refused.count()) {
+      throw new Error(`The restore did not succeed: ${await refused.textContent()}`);
+    }
+    await expect(dialog.getByTestId('restored-pvc').textContent()).resolves.toBe(`payments/${target} on kube-sim`);
+    expect(await dialog.getByTestId('restore-done').getByRole('link', { name: /payments-db/ }).getAttribute('href')).toBe(
+      '/catalog/default/component/payments-db',
+    );
+    expect(await dialog.locator('[data-check]').count()).toBeGreaterThan(0);
+    expect(await dialog.locator('[data-check][data-ok="false"]').count()).toBe(0);
+    await shot(page, 'restore-done');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    // The tab lists the restores into the entity's PVCs, this one among them.
+    const restores = page.getByRole('table', { name: 'Restores' });
+    await restores.waitFor({ timeout: 30_000 });
+    await restores.locator('tr[data-phase="succeeded"]', { hasText: target }).waitFor({ timeout: 30_000 });
+    await restores.screenshot({ path: join(testOutputDir, 'restore-listed.png') });
+
+    // Not the API's word: the restored PV's directory equals the source PV's, byte for byte,
+    // with modes, numeric owners, symlinks, hard links and empty directories.
+    const source = await pvDirOf('data-payments-db-0');
+    const restored = await pvDirOf(target);
+    expect(restored).not.toBe(source);
+    expect(await compareTrees(source, restored)).toEqual([]);
+  });
+
   it('as a non-owner (guest on a team-platform entity), the backup action is unavailable', async () => {
     await page.goto(`${APP_URL}/catalog/default/component/platform-logs/volumes`);
     await page.getByRole('heading', { name: /Persistent volume claims \(\d+\)/ }).waitFor({ timeout: 60_000 });
@@ -208,6 +285,10 @@ describe('the demo portal started by `npm start`', () => {
     await page.getByRole('table', { name: 'Backup runs' }).waitFor({ timeout: 30_000 });
     expect(await page.getByRole('form', { name: 'Paste a kubeconfig' }).count()).toBe(0);
     await shot(page, 'admin');
+    // Beside the runs, the restores, with the one restored from the Volumes tab.
+    const restores = page.getByRole('table', { name: 'Restores' });
+    await restores.locator('tr[data-phase="succeeded"]', { hasText: /data-payments-db-\d+ \(new PVC\)/ }).first().waitFor({ timeout: 30_000 });
+    await restores.screenshot({ path: join(testOutputDir, 'admin-restores.png') });
   });
 
   // Last: it ends the portal. A backend whose shutdown hung once kept port 7007 (and a core) for

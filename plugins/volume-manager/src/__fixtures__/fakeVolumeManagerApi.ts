@@ -3,6 +3,7 @@ import type { Entity } from '@backstage/catalog-model';
 import type {
   BackupItem,
   BackupRun,
+  Restore,
   Volume,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { VolumeManagerApi } from '../api';
@@ -26,6 +27,10 @@ export function createFakeVolumeManagerApi(
     downloadArchive: unexpected('downloadArchive'),
     getDestinations: unexpected('getDestinations'),
     createClusterSession: unexpected('createClusterSession'),
+    createRestore: unexpected('createRestore'),
+    getRestore: unexpected('getRestore'),
+    cancelRestore: unexpected('cancelRestore'),
+    listRestores: unexpected('listRestores'),
     ...overrides,
   } as jest.Mocked<VolumeManagerApi>;
 }
@@ -157,6 +162,40 @@ export function backupRun(overrides: Partial<BackupRun> = {}): BackupRun {
     requestedBy: 'user:default/guest',
     createdAt: '2026-11-25T21:03:59.000Z',
     items: [backupItem()],
+    ...overrides,
+  };
+}
+
+/** A restore of {@link backupItem} into a new PVC; override what the test needs. */
+export function restoreOf(overrides: Partial<Restore> = {}): Restore {
+  return {
+    id: '5e1c0a7b-0000-4000-8000-000000000001',
+    phase: 'queued',
+    itemId: 'item-1',
+    source: {
+      cluster: 'kube-sim',
+      namespace: 'payments',
+      pvc: 'payments-api-uploads',
+      archiveUri: 'file:///backups/kube-sim/payments/payments-api-uploads/payments-api-uploads-20261125T210405Z.tar.gz',
+      sha256: 'ab'.repeat(32),
+      destination: 'local',
+    },
+    target: { type: 'newPvc', cluster: 'kube-sim', namespace: 'payments' },
+    targetPvc: null,
+    ownership: 'preserve',
+    entityRef: null,
+    requestedBy: 'user:default/guest',
+    createdAt: '2026-11-26T08:00:00.000Z',
+    startedAt: null,
+    finishedAt: null,
+    bytesDone: 0,
+    bytesTotal: null,
+    entries: null,
+    uncompressedBytes: null,
+    checks: [],
+    safetyBackupRunId: null,
+    helperPod: null,
+    error: null,
     ...overrides,
   };
 }

@@ -6,12 +6,31 @@ import type {
   ClusterSummary,
   ClustersResponse,
   CreateBackupRequest,
+  CreateRestoreRequest,
   DestinationsResponse,
+  Restore,
+  RestoreListResponse,
   VolumesQuery,
   VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 
 export type { BackupListQuery, VolumesQuery };
+
+/**
+ * Filters of `GET /restores` (restore history, newest first). Non-admins must name the
+ * `entityRef` whose restores they read.
+ *
+ * @public
+ */
+export interface RestoreListQuery {
+  entityRef?: string;
+  cluster?: string;
+  namespace?: string;
+  /** The target PVC's name. */
+  pvc?: string;
+  limit?: number;
+  cursor?: string;
+}
 
 /**
  * Liveness of the volume-manager backend, as `GET /health` reports it.
@@ -74,6 +93,17 @@ export interface VolumeManagerApi {
   downloadArchive(runId: string, itemId: string): Promise<ArchiveDownload>;
   /** `GET /destinations`: configured destinations, never their secrets. */
   getDestinations(): Promise<DestinationsResponse>;
+  /**
+   * `POST /restores`: restore a succeeded backup into a new PVC or an existing one. The backend
+   * answers 202 with the queued restore.
+   */
+  createRestore(request: CreateRestoreRequest): Promise<Restore>;
+  /** `GET /restores/:id`: a restore with its phase, checks and progress. */
+  getRestore(restoreId: string): Promise<Restore>;
+  /** `POST /restores/:id/cancel`: cancel a restore that has not finished. */
+  cancelRestore(restoreId: string): Promise<Restore>;
+  /** `GET /restores`: restore history, newest first. */
+  listRestores(query?: RestoreListQuery): Promise<RestoreListResponse>;
   /** `POST /clusters/session`: paste a kubeconfig (paste mode, admins only). */
   createClusterSession(
     request: CreateClusterSessionRequest,

@@ -2,7 +2,7 @@ import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import { fakeResponse } from '../__fixtures__/fakeVolumeManagerApi';
 import { fileNameOf, VolumeManagerClient } from './VolumeManagerClient';
-import { isEndpointUnavailable } from './errors';
+import { errorMessage, isEndpointUnavailable } from './errors';
 
 const BASE = 'http://localhost:7007/api/volume-manager';
 
@@ -81,6 +81,60 @@ describe('VolumeManagerClient', () => {
       `${BASE}/backups/run-3/items/..%2Fitem/archive`,
     ]);
     expect((fetch.mock.calls[1] as unknown[])[1]).toEqual({ method: 'POST' });
+  });
+
+  it('posts a restore request as JSON and reads, cancels and lists restores by encoded id', async () => {
+    const { client, fetch } = setup(fakeResponse(202, { id: 'r-1', phase: 'queued' }));
+    const request = {
+      itemId: 'item-1',
+      target: {
+        type: 'existingPvc' as const,
+        cluster: 'kube-sim',
+        namespace: 'payments',
+        name: 'data-0',
+        mode: 'replace' as const,
+        confirm: 'data-0',
+        safetyBackup: true,
+      },
+      ownership: 'preserve' as const,
+    };
+    await expect(client.createRestore(request)).resolves.toEqual({ id: 'r-1', phase: 'queued' });
+    expect(fetch).toHaveBeenLastCalledWith(`${BASE}/restores`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+
+    await client.getRestore('r/1');
+    await client.cancelRestore('../r 2');
+    await client.listRestores({ entityRef: 'component:default/payments-api', pvc: 'data-0', limit: 50, cursor: undefined });
+    await client.listRestores();
+    expect(fetch.mock.calls.slice(1).map(call => (call as unknown[]).slice(0, 2))).toEqual([
+      [`${BASE}/restores/r%2F1`, { method: 'GET' }],
+      [`${BASE}/restores/..%2Fr%202/cancel`, { method: 'POST' }],
+      [`${BASE}/restores?entityRef=component%3Adefault%2Fpayments-api&pvc=data-0&limit=50`, { method: 'GET' }],
+      [`${BASE}/restores`, { method: 'GET' }],
+    ]);
+  });
+
+  it('rejects a refused restore with the backend error envelope', async () => {
+    const { client } = setup(
+      fakeResponse(409, {
+        error: { name: 'ConflictError', message: 'payments/data-0 is mounted by pod db-0 (StatefulSet/db)' },
+        request: { method: 'POST', url: '/restores' },
+        response: { statusCode: 409 },
+      }),
+    );
+    const error = await client
+      .createRestore({ itemId: 'i', target: { type: 'newPvc', cluster: 'c', namespace: 'n' } })
+      .catch(e => e);
+    expect(error).toBeInstanceOf(ResponseError);
+    expect(error.statusCode).toBe(409);
+    expect(error.cause.message).toBe('payments/data-0 is mounted by pod db-0 (StatefulSet/db)');
+    // What a user is shown is the backend's reason, not "Request failed with 409".
+    expect(error.message).not.toContain('mounted by');
+    expect(errorMessage(error)).toBe('payments/data-0 is mounted by pod db-0 (StatefulSet/db)');
+    expect(errorMessage(new Error('network down'))).toBe('network down');
   });
 
   it('calls the cluster, destination and session routes', async () => {

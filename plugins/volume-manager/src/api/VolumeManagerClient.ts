@@ -7,7 +7,10 @@ import {
   type ClusterSummary,
   type ClustersResponse,
   type CreateBackupRequest,
+  type CreateRestoreRequest,
   type DestinationsResponse,
+  type Restore,
+  type RestoreListResponse,
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type {
@@ -15,6 +18,7 @@ import type {
   BackupListQuery,
   CreateClusterSessionRequest,
   HealthResponse,
+  RestoreListQuery,
   VolumeManagerApi,
   VolumesQuery,
 } from './VolumeManagerApi';
@@ -86,6 +90,27 @@ export class VolumeManagerClient implements VolumeManagerApi {
 
   async getDestinations(): Promise<DestinationsResponse> {
     return this.request('GET', '/destinations');
+  }
+
+  async createRestore(request: CreateRestoreRequest): Promise<Restore> {
+    return this.request('POST', '/restores', { body: request });
+  }
+
+  async getRestore(restoreId: string): Promise<Restore> {
+    return this.request('GET', `/restores/${encodeURIComponent(restoreId)}`);
+  }
+
+  async cancelRestore(restoreId: string): Promise<Restore> {
+    return this.request(
+      'POST',
+      `/restores/${encodeURIComponent(restoreId)}/cancel`,
+    );
+  }
+
+  async listRestores(
+    query: RestoreListQuery = {},
+  ): Promise<RestoreListResponse> {
+    return this.request('GET', '/restores', { query: { ...query } });
   }
 
   async createClusterSession(

@@ -29,3 +29,21 @@ export function isEndpointUnavailable(error: unknown): boolean {
     candidate.body?.error?.name !== 'NotFoundError'
   );
 }
+
+/**
+ * The message to show a user for a failed call: the backend's own message from Backstage's error
+ * envelope when there is one (a `ResponseError`'s own message is only "Request failed with 403"),
+ * else the error's message.
+ *
+ * @public
+ */
+export function errorMessage(error: unknown): string {
+  const candidate = error as
+    | { message?: unknown; body?: { error?: { message?: unknown } } }
+    | undefined;
+  const fromBody = candidate?.body?.error?.message;
+  if (typeof fromBody === 'string' && fromBody) {
+    return fromBody;
+  }
+  return typeof candidate?.message === 'string' ? candidate.message : String(error);
+}

@@ -4,8 +4,9 @@ export {
   type BackupListQuery,
   type CreateClusterSessionRequest,
   type HealthResponse,
+  type RestoreListQuery,
   type VolumeManagerApi,
   type VolumesQuery,
 } from './VolumeManagerApi';
 export { VolumeManagerClient } from './VolumeManagerClient';
-export { isEndpointUnavailable } from './errors';
+export { errorMessage, isEndpointUnavailable } from './errors';

@@ -7,7 +7,7 @@ import {
   TestApiProvider,
 } from '@backstage/test-utils';
 import { alertApiRef } from '@backstage/core-plugin-api';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
+import { EntityProvider, entityRouteRef } from '@backstage/plugin-catalog-react';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type {
@@ -22,6 +22,7 @@ import {
   dbVolume,
   envelopeError,
   paymentsApiEntity,
+  restoreOf,
   routeMissingError,
   uploadCacheVolume,
 } from '../../__fixtures__/fakeVolumeManagerApi';
@@ -50,6 +51,7 @@ async function renderTab(api: VolumeManagerApi, decide: Decision = allowAll) {
         </EntityProvider>
       </SWRConfig>
     </TestApiProvider>,
+    { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
   );
   return Object.assign(result, { alerts });
 }
@@ -59,6 +61,7 @@ function apiWith(volumes: VolumesResponse, overrides: Partial<VolumeManagerApi> 
   return createFakeVolumeManagerApi({
     getVolumes: jest.fn().mockResolvedValue(volumes),
     listBackups: jest.fn().mockResolvedValue({ items: [], nextCursor: null }),
+    listRestores: jest.fn().mockResolvedValue({ items: [], nextCursor: null }),
     getDestinations: jest.fn().mockResolvedValue({
       destinations: [
         { id: 'local', type: 'local' },
@@ -455,5 +458,46 @@ describe('EntityVolumeManagerContent', () => {
         remoteDir: '/srv/backups',
       },
     });
+  });
+
+  it('lists the restores into the PVCs of this entity on the tab, and nothing while there are none', async () => {
+    const none = apiWith({ items: [uploadCacheVolume], errors: [] });
+    const first = await renderTab(none);
+    await screen.findByText('Persistent volume claims (1)');
+    await waitFor(() =>
+      expect(none.listRestores).toHaveBeenCalledWith({ entityRef: 'component:default/payments-api', limit: 100 }),
+    );
+    expect(screen.queryByRole('table', { name: 'Restores' })).not.toBeInTheDocument();
+    first.unmount();
+
+    const restore = restoreOf({
+      phase: 'succeeded',
+      entityRef: 'component:default/payments-api',
+      targetPvc: { cluster: 'kube-sim', namespace: 'payments', name: 'uploads-copy' },
+    });
+    const api = apiWith({ items: [uploadCacheVolume], errors: [] }, {
+      listRestores: jest.fn().mockResolvedValue({ items: [restore], nextCursor: null }),
+    });
+    await renderTab(api);
+    const table = await screen.findByRole('table', { name: 'Restores' });
+    expect(table).toHaveTextContent('payments/uploads-copy (new PVC)');
+    expect(screen.getByText("The latest 100 restores into this entity's volumes")).toBeInTheDocument();
+  });
+
+  it('does not offer Restore in the history of a user who may back up but not restore', async () => {
+    const api = apiWith({ items: [uploadCacheVolume], errors: [] }, {
+      listBackups: jest.fn(async query =>
+        query?.pvc ? { items: [backupItem()], nextCursor: null } : { items: [], nextCursor: null },
+      ),
+    });
+    await renderTab(api, name =>
+      name.startsWith('volume-manager.restore.') ? AuthorizeResult.DENY : AuthorizeResult.ALLOW,
+    );
+    await userEvent.click(
+      await screen.findByRole('button', { name: 'Show the backup history of payments-api-uploads' }),
+    );
+    const history = await screen.findByRole('table', { name: 'Backup history of payments-api-uploads' });
+    expect(within(history).getByRole('button', { name: /Download the archive/ })).toBeInTheDocument();
+    expect(within(history).queryByRole('button', { name: /^Restore the backup/ })).not.toBeInTheDocument();
   });
 });

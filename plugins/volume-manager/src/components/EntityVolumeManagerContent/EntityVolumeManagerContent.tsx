@@ -34,6 +34,7 @@ import { AmbiguousOwnershipNotice } from '../AmbiguousOwnershipNotice';
 import { EndpointUnavailable } from '../EndpointUnavailable';
 import { useBackupRuns } from '../hooks/useBackupRuns';
 import { KubernetesAnnotationsHelp } from '../KubernetesAnnotationsHelp';
+import { RestoresCard } from '../RestoresCard';
 import { VolumeHistory } from '../VolumeHistory';
 import { VolumesTable } from '../VolumesTable';
 import { volumeKey } from '../VolumesTable/format';
@@ -120,7 +121,14 @@ export const EntityVolumeManagerContent = () => {
   const canUseAdHoc = usePermission({ permission: adHocDestinationPermission });
 
   const [historyKey, setHistoryKey] = useState(0);
+  const [restoresKey, setRestoresKey] = useState(0);
   const { reload } = inventory;
+  const onRestoreStarted = useCallback(() => setRestoresKey(k => k + 1), []);
+  const onRestoreFinished = useCallback(() => {
+    // A restored PVC of this entity shows up in the inventory, and the restore in the list.
+    reload();
+    setRestoresKey(k => k + 1);
+  }, [reload]);
   const onRunFinished = useCallback(
     (run: BackupRun) => {
       reload();
@@ -202,9 +210,11 @@ export const EntityVolumeManagerContent = () => {
         volume={volume}
         entityRef={entityRef}
         refreshKey={historyKey}
+        onRestoreStarted={onRestoreStarted}
+        onRestoreFinished={onRestoreFinished}
       />
     ),
-    [entityRef, historyKey],
+    [entityRef, historyKey, onRestoreStarted, onRestoreFinished],
   );
 
   if (inventory.loading && !inventory.value) {
@@ -304,6 +314,11 @@ export const EntityVolumeManagerContent = () => {
           />
         )}
       </Grid>
+      {canReadHistory.allowed && (
+        <Grid item xs={12}>
+          <RestoresCard entityRef={entityRef} refreshKey={restoresKey} hideWhenEmpty />
+        </Grid>
+      )}
       <BackupDialog
         open={dialog.open}
         volumes={selectedVolumes}

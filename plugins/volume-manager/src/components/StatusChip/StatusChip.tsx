@@ -1,14 +1,25 @@
-import type { BackupStatus } from '@nkvm/backstage-plugin-volume-manager-common';
+import type {
+  BackupStatus,
+  RestorePhase,
+} from '@nkvm/backstage-plugin-volume-manager-common';
 import Chip from '@material-ui/core/Chip';
 import { makeStyles, type Theme } from '@material-ui/core/styles';
 
-const LABELS: Record<BackupStatus, string> = {
+/** A backup item's status or a restore's phase. */
+type Status = BackupStatus | RestorePhase;
+
+const LABELS: Record<Status, string> = {
   queued: 'Queued',
   running: 'Running',
   succeeded: 'Succeeded',
   failed: 'Failed',
   interrupted: 'Interrupted',
   cancelled: 'Cancelled',
+  // Restores spell it as Backstage's own APIs do.
+  canceled: 'Canceled',
+  verifying: 'Verifying',
+  preflight: 'Preflight',
+  restoring: 'Restoring',
 };
 
 const useStyles = makeStyles((theme: Theme) => {
@@ -23,20 +34,24 @@ const useStyles = makeStyles((theme: Theme) => {
     failed: tone(palette.error.main),
     interrupted: tone(palette.warning?.main ?? palette.error.main),
     cancelled: tone(palette.text.secondary),
+    canceled: tone(palette.text.secondary),
     running: tone(palette.info?.main ?? palette.primary.main),
+    verifying: tone(palette.info?.main ?? palette.primary.main),
+    preflight: tone(palette.info?.main ?? palette.primary.main),
+    restoring: tone(palette.info?.main ?? palette.primary.main),
     queued: tone(palette.text.secondary),
   };
 });
 
 /** @internal */
 export interface StatusChipProps {
-  status: BackupStatus | null | undefined;
+  status: Status | null | undefined;
   /** Shown for `null`: no backup ever ran. */
   noneLabel?: string;
 }
 
 /**
- * The status of a backup as an outlined chip, coloured by the theme (light and dark).
+ * The status of a backup (or the phase of a restore) as an outlined chip, coloured by the theme (light and dark).
  *
  * @internal
  */
@@ -66,3 +81,10 @@ export const StatusChip = ({ status, noneLabel = 'No backup' }: StatusChipProps)
 /** Whether a status is final. @internal */
 export const isFinished = (status: BackupStatus): boolean =>
   status !== 'queued' && status !== 'running';
+
+/** Whether a restore's phase is final. @internal */
+export const isRestoreFinished = (phase: RestorePhase): boolean =>
+  phase === 'succeeded' ||
+  phase === 'failed' ||
+  phase === 'canceled' ||
+  phase === 'interrupted';

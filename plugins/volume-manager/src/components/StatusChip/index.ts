@@ -1,1 +1,6 @@
-export { StatusChip, isFinished, type StatusChipProps } from './StatusChip';
+export {
+  StatusChip,
+  isFinished,
+  isRestoreFinished,
+  type StatusChipProps,
+} from './StatusChip';

@@ -5,9 +5,14 @@ import {
 } from '@backstage/core-components';
 import { alertApiRef, useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
-import { archiveDownloadPermission } from '@nkvm/backstage-plugin-volume-manager-common';
+import {
+  archiveDownloadPermission,
+  restoreCreatePermission,
+  restoreInPlacePermission,
+} from '@nkvm/backstage-plugin-volume-manager-common';
 import type {
   BackupItem,
+  Restore,
   Volume,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import Box from '@material-ui/core/Box';
@@ -20,8 +25,10 @@ import TableRow from '@material-ui/core/TableRow';
 import Tooltip from '@material-ui/core/Tooltip';
 import Typography from '@material-ui/core/Typography';
 import GetAppIcon from '@material-ui/icons/GetApp';
+import RestoreIcon from '@material-ui/icons/Restore';
 import useAsync from 'react-use/esm/useAsync';
 import { volumeManagerApiRef } from '../../api';
+import { RestoreDialog } from '../RestoreDialog';
 import { StatusChip } from '../StatusChip';
 import {
   formatBytes,
@@ -43,6 +50,10 @@ export interface VolumeHistoryProps {
   entityRef?: string;
   /** Changes when the history should be read again (a backup of this PVC finished). */
   refreshKey?: number;
+  /** Called when the backend accepted a restore started from this history. */
+  onRestoreStarted?(restore: Restore): void;
+  /** Called when a restore started from this history ends, whatever the outcome. */
+  onRestoreFinished?(restore: Restore): void;
 }
 
 const DownloadButton = ({ item }: { item: BackupItem }) => {
@@ -140,13 +151,29 @@ export const VolumeHistory = ({
   volume,
   entityRef,
   refreshKey = 0,
+  onRestoreStarted,
+  onRestoreFinished,
 }: VolumeHistoryProps) => {
   const api = useApi(volumeManagerApiRef);
+  const resourceRef = volume.entityRef ?? entityRef;
   // Checked against the PVC's own entity; the backend checks again on download.
   const { allowed: canDownload } = usePermission({
     permission: archiveDownloadPermission,
-    resourceRef: volume.entityRef ?? entityRef,
+    resourceRef,
   });
+  // The backend checks restore.create against the target's entity, and backup.read and
+  // archive.download against the source's (a restore hands over the backup's data, as a download
+  // would); here the PVC's own entity decides whether to offer the action at all.
+  const { allowed: canRestoreInto } = usePermission({
+    permission: restoreCreatePermission,
+    resourceRef,
+  });
+  const canRestore = canRestoreInto && canDownload;
+  const { allowed: canRestoreInPlace } = usePermission({
+    permission: restoreInPlacePermission,
+    resourceRef,
+  });
+  const [restoring, setRestoring] = useState<BackupItem>();
   const state = useAsync(
     () =>
       api.listBackups({
@@ -185,6 +212,7 @@ export const VolumeHistory = ({
             <TableCell>sha256</TableCell>
             <TableCell>Requested by</TableCell>
             <TableCell>Archive</TableCell>
+            {canRestore && <TableCell>Restore</TableCell>}
           </TableRow>
         </TableHead>
         <TableBody>
@@ -215,10 +243,39 @@ export const VolumeHistory = ({
               <TableCell>
                 <ArchiveCell item={item} canDownload={canDownload} />
               </TableCell>
+              {canRestore && (
+                <TableCell>
+                  {item.status === 'succeeded' ? (
+                    <Button
+                      size="small"
+                      variant="outlined"
+                      startIcon={<RestoreIcon />}
+                      onClick={() => setRestoring(item)}
+                      aria-label={`Restore the backup of ${item.pvc} from ${item.finishedAt ?? ''}`}
+                    >
+                      Restore
+                    </Button>
+                  ) : (
+                    '—'
+                  )}
+                </TableCell>
+              )}
             </TableRow>
           ))}
         </TableBody>
       </Table>
+      {restoring && canRestore && (
+        <RestoreDialog
+          key={restoring.id}
+          open
+          item={restoring}
+          volume={volume}
+          allowInPlace={canRestoreInPlace}
+          onClose={() => setRestoring(undefined)}
+          onStarted={onRestoreStarted}
+          onFinished={onRestoreFinished}
+        />
+      )}
     </Box>
   );
 };

@@ -8,9 +8,8 @@ import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
 import { volumeManagerApiRef } from '../../api';
+import { isDnsLabel } from '../../kubernetesNames';
 import { formatExactTimestamp } from '../VolumesTable/format';
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Paste a kubeconfig for a short troubleshooting session (`POST /clusters/session`). The page
@@ -26,7 +25,7 @@ export const ClusterSessionCard = ({ onCreated }: { onCreated(): void }) => {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error>();
   const [created, setCreated] = useState<ClusterSummary>();
-  const nameValid = name === '' || (DNS1123_LABEL.test(name) && name.length <= 63);
+  const nameValid = name === '' || isDnsLabel(name);
 
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();

@@ -15,7 +15,7 @@ import TableRow from '@material-ui/core/TableRow';
 import Tooltip from '@material-ui/core/Tooltip';
 import Typography from '@material-ui/core/Typography';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import { volumeManagerApiRef } from '../../api';
+import { errorMessage, volumeManagerApiRef } from '../../api';
 import { isFinished, StatusChip } from '../StatusChip';
 import {
   formatBytes,
@@ -96,7 +96,7 @@ export const RunsCard = () => {
       await api.cancelBackupRun(runId);
       alertApi.post({ message: `Cancelled run ${runId}`, severity: 'info', display: 'transient' });
     } catch (error) {
-      alertApi.post({ message: `Could not cancel run ${runId}: ${(error as Error).message}`, severity: 'error' });
+      alertApi.post({ message: `Could not cancel run ${runId}: ${errorMessage(error)}`, severity: 'error' });
     } finally {
       setCancelling(s => {
         const next = new Set(s);

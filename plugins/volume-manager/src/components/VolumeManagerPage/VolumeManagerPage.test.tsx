@@ -6,26 +6,30 @@ import {
   renderInTestApp,
   TestApiProvider,
 } from '@backstage/test-utils';
+import { alertApiRef } from '@backstage/core-plugin-api';
+import { entityRouteRef } from '@backstage/plugin-catalog-react';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { volumeManagerApiRef, type VolumeManagerApi } from '../../api';
-import type { BackupRun } from '@nkvm/backstage-plugin-volume-manager-common';
+import type { BackupRun, Restore } from '@nkvm/backstage-plugin-volume-manager-common';
 import {
   backupItem,
   createFakeVolumeManagerApi,
   dbVolume,
   envelopeError,
+  restoreOf,
   routeMissingError,
   uploadCacheVolume,
 } from '../../__fixtures__/fakeVolumeManagerApi';
 import { VolumeManagerPage } from './VolumeManagerPage';
 import { filterVolumes } from './InventoryCard';
 
-function renderPage(api: VolumeManagerApi, admin = true) {
+function renderPage(api: VolumeManagerApi, admin = true, alerts = { post: jest.fn(), alert$: jest.fn() }) {
   return renderInTestApp(
     <TestApiProvider
       apis={[
         [volumeManagerApiRef, api],
+        [alertApiRef, alerts],
         [
           permissionApiRef,
           mockApis.permission({
@@ -39,6 +43,7 @@ function renderPage(api: VolumeManagerApi, admin = true) {
         <VolumeManagerPage />
       </SWRConfig>
     </TestApiProvider>,
+    { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
   );
 }
 
@@ -75,6 +80,7 @@ function fullApi(overrides: Partial<VolumeManagerApi> = {}) {
       ],
     }),
     listBackups: jest.fn().mockResolvedValue({ items: [], nextCursor: null }),
+    listRestores: jest.fn().mockResolvedValue({ items: [], nextCursor: null }),
     ...overrides,
   });
 }
@@ -211,6 +217,7 @@ describe('VolumeManagerPage', () => {
       getClusters: jest.fn().mockRejectedValue(await envelopeError(500, 'Error', 'kubeconfig unreadable')),
       getVolumes: jest.fn().mockRejectedValue(missing),
       listBackups: jest.fn().mockRejectedValue(missing),
+      listRestores: jest.fn().mockRejectedValue(missing),
     });
     await renderPage(api, false);
 
@@ -218,5 +225,97 @@ describe('VolumeManagerPage', () => {
     expect((await screen.findAllByText(/kubeconfig unreadable/)).length).toBeGreaterThan(0);
     expect(await screen.findByText('Volume inventory is not available from this backend yet')).toBeInTheDocument();
     expect(screen.getByText('Backup history is not available from this backend yet')).toBeInTheDocument();
+    expect(screen.getByText('Restores are not available from this backend yet')).toBeInTheDocument();
+  });
+
+  it('lists restores beside the runs, with phase, source, target, requester, and cancels a running one', async () => {
+    const running = restoreOf({
+      id: '7a7a7a7a-0000-4000-8000-000000000002',
+      phase: 'restoring',
+      bytesDone: 2048,
+      bytesTotal: 4096,
+      target: {
+        type: 'existingPvc',
+        cluster: 'kube-sim',
+        namespace: 'payments',
+        name: 'data-payments-db-0',
+        mode: 'replace',
+        confirm: 'data-payments-db-0',
+      },
+      targetPvc: { cluster: 'kube-sim', namespace: 'payments', name: 'data-payments-db-0' },
+      requestedBy: 'user:default/carol',
+      entityRef: 'component:default/payments-api',
+    });
+    const done = restoreOf({
+      phase: 'succeeded',
+      targetPvc: { cluster: 'kube-sim', namespace: 'payments', name: 'payments-api-uploads-restore-5e1c0a7b' },
+      entries: 12,
+      uncompressedBytes: 8192,
+    });
+    const failedOne = restoreOf({
+      id: '9b9b9b9b-0000-4000-8000-000000000003',
+      phase: 'failed',
+      error: 'archive entry ../x escapes the volume root',
+    });
+    let canceled = false;
+    const listRestores = jest.fn(async () => ({
+      items: [canceled ? { ...running, phase: 'canceled' as const } : running, done, failedOne],
+      nextCursor: null,
+    }));
+    const cancelRestore = jest.fn(async (_id: string): Promise<Restore> => {
+      canceled = true;
+      return { ...running, phase: 'canceled' };
+    });
+    const alerts = { post: jest.fn(), alert$: jest.fn() };
+    await renderPage(fullApi({ listRestores, cancelRestore }), true, alerts);
+
+    const table = await screen.findByRole('table', { name: 'Restores' });
+    expect(listRestores).toHaveBeenCalledWith({ limit: 100 });
+    const rows = within(table).getAllByRole('row');
+    expect(rows).toHaveLength(4);
+    expect(rows[1]).toHaveTextContent('Restoring');
+    expect(rows[1]).toHaveTextContent('payments/payments-api-uploads');
+    expect(rows[1]).toHaveTextContent('payments/data-payments-db-0 (replace)');
+    expect(rows[1]).toHaveTextContent('2.0 KiB of 4.0 KiB');
+    expect(rows[1]).toHaveTextContent('user:default/carol');
+    expect(within(rows[1]).getByRole('link', { name: /payments-api/ })).toHaveAttribute('href', '/catalog/default/component/payments-api');
+    expect(rows[2]).toHaveTextContent('Succeeded');
+    expect(rows[2]).toHaveTextContent('payments/payments-api-uploads-restore-5e1c0a7b (new PVC)');
+    expect(rows[2]).toHaveTextContent('8.0 KiB in 12 entries');
+    expect(rows[3]).toHaveTextContent('Failed');
+    expect(rows[3]).toHaveTextContent('archive entry ../x escapes the volume root');
+    // Only the unfinished one can be canceled.
+    expect(within(table).getAllByRole('button', { name: /Cancel restore/ })).toHaveLength(1);
+
+    await userEvent.click(within(table).getByRole('button', { name: `Cancel restore ${running.id}` }));
+    expect(cancelRestore).toHaveBeenCalledWith(running.id);
+    await waitFor(() =>
+      expect(within(screen.getByRole('table', { name: 'Restores' })).queryByRole('button', { name: /Cancel restore/ })).not.toBeInTheDocument(),
+    );
+    expect(within(screen.getByRole('table', { name: 'Restores' })).getByText('Canceled')).toBeInTheDocument();
+    expect(alerts.post).toHaveBeenCalledWith(expect.objectContaining({ message: `Canceled restore ${running.id}` }));
+    // The runs card is still there beside it.
+    expect(screen.getByRole('table', { name: 'Clusters' })).toBeInTheDocument();
+  });
+
+  it('says so when a restore cannot be canceled', async () => {
+    const running = restoreOf({ phase: 'verifying' });
+    const error = await envelopeError(403, 'NotAllowedError', 'only the requester or an admin may cancel');
+    const alerts = { post: jest.fn(), alert$: jest.fn() };
+    await renderPage(
+      fullApi({
+        listRestores: jest.fn().mockResolvedValue({ items: [running], nextCursor: null }),
+        cancelRestore: jest.fn().mockRejectedValue(error),
+      }),
+      true,
+      alerts,
+    );
+    const table = await screen.findByRole('table', { name: 'Restores' });
+    await userEvent.click(within(table).getByRole('button', { name: `Cancel restore ${running.id}` }));
+    await waitFor(() =>
+      expect(alerts.post).toHaveBeenCalledWith(
+        expect.objectContaining({ severity: 'error', message: expect.stringContaining('only the requester or an admin may cancel') }),
+      ),
+    );
   });
 });

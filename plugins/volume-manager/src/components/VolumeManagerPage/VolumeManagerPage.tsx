@@ -12,6 +12,7 @@ import { clusterSessionCreatePermission } from '@nkvm/backstage-plugin-volume-ma
 import Grid from '@material-ui/core/Grid';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import { volumeManagerApiRef } from '../../api';
+import { RestoresCard } from '../RestoresCard';
 import { BackendStatusCard } from './BackendStatusCard';
 import { ClusterSessionCard } from './ClusterSessionCard';
 import { ClustersCard } from './ClustersCard';
@@ -20,7 +21,7 @@ import { RunsCard } from './RunsCard';
 
 /**
  * The volume-manager admin page: the backend, its clusters and their health, the inventory
- * across namespaces with filters, backup runs across the portal with cancel, and (for users
+ * across namespaces with filters, backup runs and restores across the portal with cancel, and (for users
  * allowed to) the paste-a-kubeconfig flow.
  *
  * @public
@@ -67,8 +68,11 @@ export const VolumeManagerPage = () => {
               <InventoryCard inventory={inventory} onRefresh={inventory.retry} />
             </InfoCard>
           </Grid>
-          <Grid item xs={12}>
+          <Grid item xs={12} lg={6}>
             <RunsCard />
+          </Grid>
+          <Grid item xs={12} lg={6}>
+            <RestoresCard />
           </Grid>
         </Grid>
       </Content>

@@ -1,0 +1,6 @@
+export {
+  RestoresCard,
+  RESTORES_LIMIT,
+  describeRestoreTarget,
+  type RestoresCardProps,
+} from './RestoresCard';

@@ -8,9 +8,11 @@
  *   (`-random` resolved once for that PVC), the last decided slot, and `next_run_at`, the column
  *   the dispatch tick's single query filters on (indexed; NULL while the policy is disabled or
  *   the schedule never fires again).
- * - `policy_slots`: the exactly-once ledger. A replica starts the run of a slot only after it
- *   inserted (policy, PVC, slot) here; the unique key makes every other replica's insert a no-op,
- *   so two replicas sharing PostgreSQL never start one slot twice.
+ * - `policy_slots`: the exactly-once ledger. A replica decides a slot (runs it, or counts it
+ *   missed) only after it inserted (policy, PVC, slot) here; the primary key makes every other
+ *   replica's insert a no-op, so two replicas sharing PostgreSQL never start one slot twice. A
+ *   claim never recorded within its lease (its replica stopped) can be taken over, and is then
+ *   counted missed, never run.
  * - `backup_item` gains `pinned` (retention never deletes it), `policy_id` and `trigger`
  *   (`manual` | `schedule`): retention groups by policy id, and leaves manual backups alone
  *   unless the policy includes them.
@@ -97,6 +99,11 @@ exports.up = async function up(knex) {
     table.timestamp('slot', { useTz: true }).notNullable();
     table.string('claimed_by', 64).notNullable().comment('Dispatcher instance');
     table.timestamp('claimed_at', { useTz: true }).notNullable().comment("The database's clock");
+    table.integer('attempts').notNullable().defaultTo(1).comment('2+: taken over from a dispatcher that stopped');
+    table
+      .timestamp('recorded_at', { useTz: true })
+      .nullable()
+      .comment("The holder stored its decision (database clock); NULL past the lease: the claim can be taken over");
     table.string('run_id', 36).nullable().comment('The backup run started for the slot');
     table.primary(['policy_id', 'cluster', 'namespace', 'pvc', 'slot']);
     table.index(['slot'], 'policy_slots_slot_idx');

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { createTestDatabases, type TestDatabaseId } from '../__testUtils__/testDatabases';
 import { resolveCron } from '../services/Policies';
@@ -250,21 +251,58 @@ describe.each(databases.eachSupportedId())('DatabasePolicyStore on %p', id => {
     expect((await store.dueTargets(at('2026-12-06T11:00:00Z'), 10))[0].runActive).toBe(false);
   });
 
-  it('lets exactly one claimant have a slot', async () => {
+  it('lets exactly one claimant hold a slot, and takes over only a claim left unrecorded past its lease', async () => {
     const policy = await store.createPolicy(pvcPolicy());
     const slot = { policyId: policy.id, ...PVC, slot: at('2026-12-06T11:00:00Z') };
     expect(await store.claimSlot(slot, 'replica-a')).toBe(true);
     expect(await store.claimSlot(slot, 'replica-b')).toBe(false);
+    expect(await store.claimSlot(slot, 'replica-a')).toBe(false);
     expect(await store.claimSlot({ ...slot, slot: at('2026-12-06T12:00:00Z') }, 'replica-b')).toBe(true);
     const next = { ...slot, slot: at('2026-12-06T13:00:00Z') };
-    expect(await store.claimSlots([next, slot, next], 'replica-b')).toEqual([true, false, false]);
+    const none = { held: false, recovered: false };
+    expect(await store.claimSlots([next, slot, next], 'replica-b')).toEqual([{ held: true, recovered: false }, none, none]);
     const rows = await knex('policy_slots').where({ policy_id: policy.id }).orderBy('slot');
     expect(rows.map(r => r.claimed_by)).toEqual(['replica-a', 'replica-b', 'replica-b']);
     await expect(store.claimSlot(slot, '')).rejects.toThrow(/Worker ids/);
     await expect(store.claimSlot({ ...slot, slot: new Date(NaN) }, 'replica-a')).rejects.toThrow(/slot/);
+
+    // With a short lease: an unrecorded claim is taken over (recovered), a recorded one never.
+    const shortLease = DatabasePolicyStore.fromKnex(knex, { now: clock.now, claimLeaseMs: 20 });
+    await sleep(60);
+    await store.recordDispatch({
+      policyId: policy.id,
+      ...PVC,
+      expectedLastSlot: null,
+      lastSlot: at('2026-12-06T12:00:00Z'),
+      nextRunAt: at('2026-12-06T13:00:00Z'),
+      missed: 0,
+      claimedBy: 'replica-b',
+    });
+    expect(await shortLease.claimSlots([slot, { ...slot, slot: at('2026-12-06T12:00:00Z') }], 'replica-c')).toEqual([
+      { held: true, recovered: true },
+      none,
+    ]);
+    const taken = await knex('policy_slots').where({ policy_id: policy.id }).orderBy('slot');
+    expect(taken.map(r => [r.claimed_by, Number(r.attempts)])).toEqual([
+      ['replica-c', 2],
+      ['replica-b', 1],
+      ['replica-b', 1],
+    ]);
+    // The first holder, back too late, can no longer record its decision for that slot.
+    expect(
+      await store.recordDispatch({
+        policyId: policy.id,
+        ...PVC,
+        expectedLastSlot: at('2026-12-06T12:00:00Z'),
+        lastSlot: slot.slot,
+        nextRunAt: null,
+        missed: 0,
+        claimedBy: 'replica-a',
+      }),
+    ).toBe(false);
   });
 
-  it('records a decision once (compare-and-set) and attaches the started run to slot, target, policy and items', async () => {
+  it('records a decision only from the holder of its slot, once, and attaches the started run to target, policy and items', async () => {
     const policy = await store.createPolicy(pvcPolicy());
     const slot = at('2026-12-06T11:00:00Z');
     const run = await queuedRun(knex);
@@ -277,13 +315,14 @@ describe.each(databases.eachSupportedId())('DatabasePolicyStore on %p', id => {
       lastSlot: slot,
       nextRunAt: at('2026-12-06T12:00:00Z'),
       missed: 2,
-      runSlot: slot,
+      claimedBy: 'replica-a',
       runId: run.id,
     };
+    // Not the holder: ignored.
+    expect(await store.recordDispatch({ ...record, claimedBy: 'replica-b' })).toBe(false);
     expect(await store.recordDispatch(record)).toBe(true);
-    // The same decision again (another replica, or a retry) changes nothing.
+    // The same decision again (a retry) changes nothing.
     expect(await store.recordDispatch(record)).toBe(false);
-    expect(await store.recordDispatch({ ...record, runId: null, runSlot: null })).toBe(false);
 
     const [target] = await store.listTargets(policy.id);
     expect(target).toMatchObject({ lastSlot: slot.toISOString(), nextRunAt: '2026-12-06T12:00:00.000Z', missedRuns: 2, lastRunId: run.id });
@@ -298,20 +337,31 @@ describe.each(databases.eachSupportedId())('DatabasePolicyStore on %p', id => {
     expect(item).toMatchObject({ trigger: 'schedule', policy_id: policy.id });
     const ledger = await knex('policy_slots').where({ policy_id: policy.id }).first();
     expect(ledger.run_id).toBe(run.id);
+    expect(ledger.recorded_at).not.toBeNull();
 
-    // A run id for a slot nobody claimed, or one already attached, is not attached.
+    // A run for a slot nobody claimed is not attached, and its decision not stored.
     const other = await queuedRun(knex);
-    expect(
-      await store.recordDispatch({ ...record, expectedLastSlot: slot, lastSlot: at('2026-12-06T12:00:00Z'), missed: 0, runSlot: at('2026-12-06T12:00:00Z'), runId: other.id }),
-    ).toBe(true);
+    const unclaimed = { ...record, expectedLastSlot: slot, lastSlot: at('2026-12-06T12:00:00Z'), missed: 0, runId: other.id };
+    expect(await store.recordDispatch(unclaimed)).toBe(false);
     expect((await knex('backup_item').where({ run_id: other.id }).first()).trigger).toBe('manual');
     expect((await store.getPolicy(policy.id))?.status.lastRunId).toBe(run.id);
 
+    // A decision without a due slot (a stored next run that was early) needs no claim.
+    expect(
+      await store.recordDispatch({ policyId: policy.id, ...PVC, expectedLastSlot: slot, lastSlot: slot, nextRunAt: at('2026-12-06T12:30:00Z'), missed: 0 }),
+    ).toBe(true);
+    expect((await store.listTargets(policy.id))[0].nextRunAt).toBe('2026-12-06T12:30:00.000Z');
+    // ... and a stale compare-and-set is refused.
+    expect(
+      await store.recordDispatch({ policyId: policy.id, ...PVC, expectedLastSlot: null, lastSlot: null, nextRunAt: null, missed: 0 }),
+    ).toBe(false);
+
     await expect(store.recordDispatch({ ...record, missed: -1 })).rejects.toThrow(/missed/);
-    await expect(store.recordDispatch({ ...record, runSlot: null })).rejects.toThrow(/slot/);
+    await expect(store.recordDispatch({ ...record, claimedBy: null })).rejects.toThrow(/holder/);
+    await expect(store.recordDispatch({ ...record, lastSlot: null })).rejects.toThrow(/slot/);
     await expect(store.recordDispatches([record, record])).rejects.toThrow(/Two decisions/);
     // A decision for a target that no longer exists is not stored.
-    expect(await store.recordDispatch({ ...record, pvc: 'gone', runId: null, runSlot: null })).toBe(false);
+    expect(await store.recordDispatch({ ...record, pvc: 'gone', runId: null, missed: 0, claimedBy: null })).toBe(false);
   });
 
   it('records outcomes: the newest success clears an older error, an older event never overwrites a newer one', async () => {

@@ -19,6 +19,7 @@ import type { Knex } from 'knex';
 import { pvcKey, type PvcKey } from './BackupStore';
 import { migrateBackupStore } from './migrateBackupStore';
 import type {
+  ClaimResult,
   DispatchRecord,
   DueTarget,
   NewPolicy,
@@ -113,7 +114,15 @@ type SqlType = 'text' | 'timestamptz' | 'bigint';
 export interface DatabasePolicyStoreOptions {
   /** The replica's clock, for recorded timestamps; tests pass a fake one. */
   now?: () => Date;
+  /**
+   * How long a slot claim may stay unrecorded before another dispatcher may take it over (its
+   * holder is taken to have stopped). Default 10 minutes, by the database's clock.
+   */
+  claimLeaseMs?: number;
 }
+
+/** Default of `claimLeaseMs`. @internal */
+export const DEFAULT_CLAIM_LEASE_MS = 10 * 60_000;
 
 const targetKey = (policyId: string, k: PvcKey) => JSON.stringify([policyId, k.cluster, k.namespace, k.pvc]);
 
@@ -146,6 +155,7 @@ export class DatabasePolicyStore implements PolicyStore {
 
   private readonly isPostgres: boolean;
   private readonly now: () => Date;
+  private readonly claimLeaseMs: number;
 
   private constructor(
     private readonly db: Knex,
@@ -153,6 +163,7 @@ export class DatabasePolicyStore implements PolicyStore {
   ) {
     this.isPostgres = db.client.dialect === 'postgresql';
     this.now = options.now ?? (() => new Date());
+    this.claimLeaseMs = options.claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
   }
 
   async databaseTime(): Promise<Date> {
@@ -418,52 +429,60 @@ export class DatabasePolicyStore implements PolicyStore {
   }
 
   async claimSlot(claim: SlotClaim, claimedBy: string): Promise<boolean> {
-    const [won] = await this.claimSlots([claim], claimedBy);
-    return won;
+    const [result] = await this.claimSlots([claim], claimedBy);
+    return result.held;
   }
 
-  async claimSlots(claims: SlotClaim[], claimedBy: string): Promise<boolean[]> {
+  async claimSlots(claims: SlotClaim[], claimedBy: string): Promise<ClaimResult[]> {
     checkWorkerId(claimedBy);
-    const key = (c: SlotClaim) => JSON.stringify([c.policyId, c.cluster, c.namespace, c.pvc, c.slot.getTime()]);
     for (const c of claims) {
       checkPvcKey(c);
-      validDate(c.slot, 'slot');
       if (!c.slot) throw new InputError('slot must be a valid date');
+      validDate(c.slot, 'slot');
     }
-    const won = new Set<string>();
+    const key = (policyId: string, k: PvcKey, slot: unknown) =>
+      JSON.stringify([policyId, k.cluster, k.namespace, k.pvc, toDate(slot)!.getTime()]);
     const seen = new Set<string>();
     const unique = claims.filter(c => {
-      const k = key(c);
+      const k = key(c.policyId, c, c.slot);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
     });
+    const held = new Map<string, ClaimResult>();
     for (const chunk of chunks(unique, BATCH)) {
-      const inserted: Array<{ policy_id: string; cluster: string; namespace: string; pvc: string; slot: Timestamp }> =
-        await this.db('policy_slots')
-          .insert(
-            chunk.map(c => ({
-              policy_id: c.policyId,
-              cluster: c.cluster,
-              namespace: c.namespace,
-              pvc: c.pvc,
-              slot: c.slot,
-              claimed_by: claimedBy,
-              claimed_at: dbClock(this.db),
-            })),
-          )
-          .onConflict(['policy_id', 'cluster', 'namespace', 'pvc', 'slot'])
-          .ignore()
-          .returning(['policy_id', 'cluster', 'namespace', 'pvc', 'slot']);
-      for (const row of inserted) {
-        won.add(key({ policyId: row.policy_id, cluster: row.cluster, namespace: row.namespace, pvc: row.pvc, slot: toDate(row.slot)! }));
+      // Insert, or take over a claim whose holder never recorded it within the lease; any other
+      // existing claim is left alone (and not returned).
+      const rows = this.rowsOf<{ policy_id: string; cluster: string; namespace: string; pvc: string; slot: Timestamp; attempts: number | string }>(
+        await this.db.raw(
+          `insert into policy_slots (policy_id, cluster, namespace, pvc, slot, claimed_by, claimed_at, attempts) values ` +
+            `${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, 1)').join(', ')} ` +
+            `on conflict (policy_id, cluster, namespace, pvc, slot) do update set ` +
+            `claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at, attempts = policy_slots.attempts + 1 ` +
+            `where policy_slots.recorded_at is null and policy_slots.claimed_at < ? ` +
+            `returning policy_id, cluster, namespace, pvc, slot, attempts`,
+          [
+            ...chunk.flatMap(c => [
+              c.policyId,
+              c.cluster,
+              c.namespace,
+              c.pvc,
+              this.isPostgres ? c.slot : c.slot.getTime(),
+              claimedBy,
+              dbClock(this.db),
+            ]),
+            dbClock(this.db, -this.claimLeaseMs),
+          ],
+        ),
+      );
+      for (const row of rows) {
+        held.set(key(row.policy_id, row, row.slot), { held: true, recovered: Number(row.attempts) > 1 });
       }
     }
-    // Only the first of duplicate claims in one call can have won.
     const answered = new Set<string>();
     return claims.map(c => {
-      const k = key(c);
-      const result = won.has(k) && !answered.has(k);
+      const k = key(c.policyId, c, c.slot);
+      const result = (!answered.has(k) && held.get(k)) || { held: false, recovered: false };
       answered.add(k);
       return result;
     });
@@ -481,9 +500,13 @@ export class DatabasePolicyStore implements PolicyStore {
       validDate(r.expectedLastSlot, 'expectedLastSlot');
       validDate(r.lastSlot, 'lastSlot');
       validDate(r.nextRunAt, 'nextRunAt');
-      validDate(r.runSlot, 'runSlot');
       if (!Number.isInteger(r.missed) || r.missed < 0) throw new InputError('missed must be a non-negative integer');
-      if (r.runId && !r.runSlot) throw new InputError('A run id needs the slot it was started for');
+      if (r.claimedBy) {
+        checkWorkerId(r.claimedBy);
+        if (!r.lastSlot) throw new InputError('A claimed decision needs its slot (lastSlot)');
+      } else if (r.missed > 0 || r.runId) {
+        throw new InputError('Missed slots and runs are recorded only by the holder of the slot (claimedBy)');
+      }
       const k = targetKey(r.policyId, r);
       if (seen.has(k)) throw new InputError(`Two decisions for one target in one batch: ${k}`);
       seen.add(k);
@@ -498,11 +521,36 @@ export class DatabasePolicyStore implements PolicyStore {
   private async recordChunk(records: DispatchRecord[]): Promise<string[]> {
     const now = this.now();
     return this.db.transaction(async trx => {
-      // 1. Compare-and-set of every target's decision.
+      // 1. Claimed decisions count only from the dispatcher holding the claim, and only once.
+      const claimed = records.filter(r => r.claimedBy);
+      const owned = new Set<string>();
+      if (claimed.length > 0) {
+        const v = this.valuesCte(
+          ['policy_id', 'cluster', 'namespace', 'pvc', 'slot', 'claimed_by', 'run_id'],
+          ['text', 'text', 'text', 'text', 'timestamptz', 'text', 'text'],
+          claimed.map(r => [r.policyId, r.cluster, r.namespace, r.pvc, r.lastSlot, r.claimedBy, r.runId ?? null]),
+        );
+        const rows = this.rowsOf<{ policy_id: string; cluster: string; namespace: string; pvc: string }>(
+          await trx.raw(
+            `${v.sql} update policy_slots set recorded_at = ?, run_id = v.run_id from v ` +
+              `where policy_slots.policy_id = v.policy_id and policy_slots.cluster = v.cluster ` +
+              `and policy_slots.namespace = v.namespace and policy_slots.pvc = v.pvc ` +
+              `and policy_slots.slot = v.slot and policy_slots.claimed_by = v.claimed_by ` +
+              `and policy_slots.recorded_at is null ` +
+              `returning policy_slots.policy_id, policy_slots.cluster, policy_slots.namespace, policy_slots.pvc`,
+            [...v.bindings, dbClock(trx)],
+          ),
+        );
+        for (const row of rows) owned.add(targetKey(row.policy_id, row));
+      }
+      const accepted = records.filter(r => !r.claimedBy || owned.has(targetKey(r.policyId, r)));
+      if (accepted.length === 0) return [];
+
+      // 2. Compare-and-set of each target's decision.
       const cas = this.valuesCte(
-        ['policy_id', 'cluster', 'namespace', 'pvc', 'expected', 'last_slot', 'next_run_at', 'missed'],
-        ['text', 'text', 'text', 'text', 'timestamptz', 'timestamptz', 'timestamptz', 'bigint'],
-        records.map(r => [
+        ['policy_id', 'cluster', 'namespace', 'pvc', 'expected', 'last_slot', 'next_run_at', 'missed', 'run_id'],
+        ['text', 'text', 'text', 'text', 'timestamptz', 'timestamptz', 'timestamptz', 'bigint', 'text'],
+        accepted.map(r => [
           r.policyId,
           r.cluster,
           r.namespace,
@@ -511,12 +559,14 @@ export class DatabasePolicyStore implements PolicyStore {
           r.lastSlot ?? null,
           r.nextRunAt ?? null,
           r.missed,
+          r.runId ?? null,
         ]),
       );
       const changed = this.rowsOf<{ policy_id: string; cluster: string; namespace: string; pvc: string }>(
         await trx.raw(
           `${cas.sql} update policy_targets set last_slot = v.last_slot, next_run_at = v.next_run_at, ` +
-            `missed_runs = policy_targets.missed_runs + v.missed, updated_at = ? from v ` +
+            `missed_runs = policy_targets.missed_runs + v.missed, ` +
+            `last_run_id = coalesce(v.run_id, policy_targets.last_run_id), updated_at = ? from v ` +
             `where policy_targets.policy_id = v.policy_id and policy_targets.cluster = v.cluster ` +
             `and policy_targets.namespace = v.namespace and policy_targets.pvc = v.pvc ` +
             `and policy_targets.last_slot is not distinct from v.expected ` +
@@ -526,79 +576,40 @@ export class DatabasePolicyStore implements PolicyStore {
       );
       const appliedKeys = changed.map(row => targetKey(row.policy_id, row));
       const appliedSet = new Set(appliedKeys);
+      const stored = accepted.filter(r => appliedSet.has(targetKey(r.policyId, r)));
 
-      // 2. Missed slots add up on the policy too (only the decisions that were stored).
-      const missedByPolicy = new Map<string, number>();
-      for (const r of records) {
-        if (r.missed > 0 && appliedSet.has(targetKey(r.policyId, r))) {
-          missedByPolicy.set(r.policyId, (missedByPolicy.get(r.policyId) ?? 0) + r.missed);
-        }
+      // 3. The policy's status: missed slots add up over its PVCs; its newest run is its last.
+      const byPolicy = new Map<string, { missed: number; run: DispatchRecord | null }>();
+      for (const r of stored) {
+        const entry = byPolicy.get(r.policyId) ?? { missed: 0, run: null };
+        entry.missed += r.missed;
+        if (r.runId && (!entry.run || entry.run.lastSlot!.getTime() < r.lastSlot!.getTime())) entry.run = r;
+        byPolicy.set(r.policyId, entry);
       }
-      if (missedByPolicy.size > 0) {
-        const missed = this.valuesCte(['id', 'missed'], ['text', 'bigint'], [...missedByPolicy]);
+      const changedPolicies = [...byPolicy].filter(([, e]) => e.missed > 0 || e.run);
+      if (changedPolicies.length > 0) {
+        const p = this.valuesCte(
+          ['id', 'missed', 'run_id', 'run_at'],
+          ['text', 'bigint', 'text', 'timestamptz'],
+          changedPolicies.map(([policyId, e]) => [policyId, e.missed, e.run?.runId ?? null, e.run ? now : null]),
+        );
         await trx.raw(
-          `${missed.sql} update policies set missed_runs = policies.missed_runs + v.missed from v where policies.id = v.id`,
-          missed.bindings,
+          `${p.sql} update policies set missed_runs = policies.missed_runs + v.missed, ` +
+            `last_run_id = coalesce(v.run_id, policies.last_run_id), ` +
+            `last_run_at = coalesce(v.run_at, policies.last_run_at) from v where policies.id = v.id`,
+          p.bindings,
         );
       }
 
-      // 3. Runs: attach each to its ledger row, once (the row must be unattached), and only then
-      //    to the target, the policy and the run's items.
-      const started = records.filter(r => r.runId && r.runSlot);
-      if (started.length > 0) {
-        const runs = this.valuesCte(
-          ['policy_id', 'cluster', 'namespace', 'pvc', 'slot', 'run_id'],
-          ['text', 'text', 'text', 'text', 'timestamptz', 'text'],
-          started.map(r => [r.policyId, r.cluster, r.namespace, r.pvc, r.runSlot!, r.runId!]),
+      // 4. The runs' items were started by a schedule: retention counts them for their policy.
+      const runs = stored.filter(r => r.runId);
+      if (runs.length > 0) {
+        const items = this.valuesCte(['run_id', 'policy_id'], ['text', 'text'], runs.map(r => [r.runId!, r.policyId]));
+        await trx.raw(
+          `${items.sql} update backup_item set "trigger" = 'schedule', policy_id = v.policy_id ` +
+            `from v where backup_item.run_id = v.run_id`,
+          items.bindings,
         );
-        const attached = this.rowsOf<{ run_id: string; policy_id: string; cluster: string; namespace: string; pvc: string }>(
-          await trx.raw(
-            `${runs.sql} update policy_slots set run_id = v.run_id from v ` +
-              `where policy_slots.policy_id = v.policy_id and policy_slots.cluster = v.cluster ` +
-              `and policy_slots.namespace = v.namespace and policy_slots.pvc = v.pvc ` +
-              `and policy_slots.slot = v.slot and policy_slots.run_id is null ` +
-              `returning policy_slots.run_id, policy_slots.policy_id, policy_slots.cluster, ` +
-              `policy_slots.namespace, policy_slots.pvc`,
-            runs.bindings,
-          ),
-        );
-        if (attached.length > 0) {
-          const ok = new Set(attached.map(row => targetKey(row.policy_id, row)));
-          const rows = started.filter(r => ok.has(targetKey(r.policyId, r)));
-          const t = this.valuesCte(
-            ['policy_id', 'cluster', 'namespace', 'pvc', 'slot', 'run_id'],
-            ['text', 'text', 'text', 'text', 'timestamptz', 'text'],
-            rows.map(r => [r.policyId, r.cluster, r.namespace, r.pvc, r.runSlot!, r.runId!]),
-          );
-          await trx.raw(
-            `${t.sql} update policy_targets set last_run_id = v.run_id from v ` +
-              `where policy_targets.policy_id = v.policy_id and policy_targets.cluster = v.cluster ` +
-              `and policy_targets.namespace = v.namespace and policy_targets.pvc = v.pvc ` +
-              `and policy_targets.last_slot = v.slot`,
-            t.bindings,
-          );
-          // The newest run per policy becomes its last run.
-          const newest = new Map<string, DispatchRecord>();
-          for (const r of rows) {
-            const prev = newest.get(r.policyId);
-            if (!prev || prev.runSlot!.getTime() < r.runSlot!.getTime()) newest.set(r.policyId, r);
-          }
-          const p = this.valuesCte(
-            ['id', 'run_id'],
-            ['text', 'text'],
-            [...newest.values()].map(r => [r.policyId, r.runId!]),
-          );
-          await trx.raw(
-            `${p.sql} update policies set last_run_id = v.run_id, last_run_at = ? from v where policies.id = v.id`,
-            [...p.bindings, now],
-          );
-          const items = this.valuesCte(['run_id', 'policy_id'], ['text', 'text'], rows.map(r => [r.runId!, r.policyId]));
-          await trx.raw(
-            `${items.sql} update backup_item set "trigger" = 'schedule', ` +
-              `policy_id = v.policy_id from v where backup_item.run_id = v.run_id`,
-            items.bindings,
-          );
-        }
       }
       return appliedKeys;
     });

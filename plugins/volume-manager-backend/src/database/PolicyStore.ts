@@ -5,16 +5,20 @@
  * A dispatch tick, on whichever replica Backstage's scheduler picks (and safe if two run at once):
  * 1. `databaseTime()` — every replica judges "due" by the database's clock, never its own;
  * 2. `dueTargets(now, limit)` — ONE indexed query (`policy_targets.next_run_at <= now` of enabled
- *    policies), with each PVC's "run active" flag computed in the same statement;
+ *    policies), with each PVC's "a backup is queued or running" flag computed in the same statement;
  * 3. `decideDispatch` per target (services/Policies/dispatch.ts, pure);
- * 4. `claimSlots` for the targets whose decision is `run` — an insert into the ledger whose unique
- *    key (policy, PVC, slot) lets exactly one replica win each slot;
- * 5. the winner creates the backup run, then `recordDispatches` — a compare-and-set on the
- *    target's `last_slot` (so a slot is decided once), plus, for the winner, the run id on the
- *    ledger row, the target and the policy, and `trigger = 'schedule'`/`policy_id` on the run's
- *    items. A replica that lost a claim records the same decision without a run id, so a winner
- *    that died between claim and run cannot leave the target due forever (its slot is counted
- *    missed instead: at most once, never twice).
+ * 4. `claimSlots` for every decision that has a due slot (run, or missed): an insert into the
+ *    ledger whose primary key (policy, PVC, slot) lets exactly one dispatcher hold each slot.
+ *    Whoever does not hold it does nothing more for that target: the holder decides the slot;
+ * 5. the holder starts the run (a `run` decision), then `recordDispatches`: accepted only from
+ *    the holder of the ledger row (and once), plus a compare-and-set on the target's `last_slot`.
+ *    It stores the next run, adds the missed slots, and attaches the run id to the target, the
+ *    policy and the run's items (`trigger = 'schedule'`, `policy_id`).
+ * A holder that stops between claim and record leaves its claim unrecorded; once the claim's
+ * lease (database clock) has run out, the next claim of that slot takes it over (`recovered`):
+ * the slot is then counted missed, never run, since the first holder may have started it. So a
+ * slot runs at most once, and a stopped replica never stalls a schedule.
+ * Decisions without a due slot (a stored next run that turned out early) need no claim.
  */
 import type { PvcKey } from './BackupStore';
 import type { CatchUp, RetentionSettings } from '../services/Policies';
@@ -129,10 +133,20 @@ export interface PolicyPage {
   nextCursor: string | null;
 }
 
-/** One slot a dispatcher wants to start. */
+/** One slot a dispatcher wants to decide (run or count missed). */
 export interface SlotClaim extends PvcKey {
   policyId: string;
   slot: Date;
+}
+
+export interface ClaimResult {
+  /** This dispatcher now holds the slot and must record its decision. */
+  held: boolean;
+  /**
+   * Held by taking over a claim whose dispatcher stopped before recording it (lease expired): the
+   * slot may have been started, so it must not run again; count it missed.
+   */
+  recovered: boolean;
 }
 
 /** The decision of one tick for one target, as `decideDispatch` returned it. */
@@ -140,15 +154,22 @@ export interface DispatchRecord extends PvcKey {
   policyId: string;
   /** The `lastSlot` the decision was made from (compare-and-set). */
   expectedLastSlot: Date | null;
-  /** The decision's `lastSlot`. */
+  /** The decision's `lastSlot`: the newest due slot, the one claimed. */
   lastSlot: Date | null;
   /** The decision's `nextRun`. */
   nextRunAt: Date | null;
-  /** The decision's `missed`; plus 1 for a run slot whose claim was won but whose run could not start. */
+  /**
+   * Slots counted missed: the decision's `missed`, plus 1 for a run slot that could not start or
+   * was recovered. Non-zero only with `claimedBy`.
+   */
   missed: number;
-  /** The slot this replica claimed and started (ledger row it owns). */
-  runSlot?: Date | null;
-  /** The backup run started for `runSlot`. */
+  /**
+   * The dispatcher holding the claim on (policy, PVC, `lastSlot`): required for any decision with
+   * a due slot; the record is ignored unless that claim is still this dispatcher's and unrecorded.
+   * Omit for a decision without a due slot (only the next run changes).
+   */
+  claimedBy?: string | null;
+  /** The backup run started for `lastSlot`. */
   runId?: string | null;
 }
 
@@ -195,19 +216,23 @@ export interface PolicyStore {
    */
   dueTargets(now: Date, limit: number): Promise<DueTarget[]>;
 
-  /** Inserts the slot into the ledger; false when another dispatcher already holds it. */
+  /** Claims one slot; true when this dispatcher now holds it (see `claimSlots` for `recovered`). */
   claimSlot(claim: SlotClaim, claimedBy: string): Promise<boolean>;
-  /** `claimSlot` for many at once (one statement per 500); the result is in input order. */
-  claimSlots(claims: SlotClaim[], claimedBy: string): Promise<boolean[]>;
+  /**
+   * Claims slots in the ledger, one statement per 500: held when newly inserted, or taken over
+   * from an unrecorded claim older than the claim lease (`recovered`). Results in input order; of
+   * duplicates in one call, only the first can be held.
+   */
+  claimSlots(claims: SlotClaim[], claimedBy: string): Promise<ClaimResult[]>;
 
   /**
-   * Stores one tick's decision for a target (compare-and-set on its last slot: false when another
-   * replica recorded first, or the target is gone) and, when `runId` is given, attaches the run
-   * to the claimed slot, the target and the policy, and marks the run's items as scheduled by the
-   * policy (that part keyed by the ledger row, whoever won the compare-and-set).
+   * Stores one tick's decision for a target. A record with `claimedBy` is accepted once, and only
+   * while that dispatcher holds the claim of (policy, PVC, `lastSlot`); then a compare-and-set on
+   * the target's last slot stores it. False when not stored (another dispatcher holds or recorded
+   * the slot, the compare-and-set failed, or the target is gone).
    */
   recordDispatch(record: DispatchRecord): Promise<boolean>;
-  /** `recordDispatch` for many at once; the result is in input order. */
+  /** `recordDispatch` for many at once (a few statements per 500); results in input order. */
   recordDispatches(records: DispatchRecord[]): Promise<boolean[]>;
 
   /** Records how a scheduled run of the policy ended: last success, or last error. */

@@ -25,8 +25,10 @@ export interface DispatchTickResult {
   /** Targets the due query returned. */
   due: number;
   started: Array<{ target: DueTarget; slot: Date; runId: string }>;
-  /** Run slots another dispatcher had already claimed. */
+  /** Due slots another dispatcher holds (it decides them). */
   lostClaims: number;
+  /** Claims taken over from a dispatcher that stopped before recording (counted missed). */
+  recovered: number;
   /** Run slots claimed whose run could not start (counted missed). */
   startFailures: Array<{ target: DueTarget; error: Error }>;
   /** Decisions stored (the rest were stored by another dispatcher first). */
@@ -45,18 +47,20 @@ export async function dispatchTick(options: DispatchTickOptions): Promise<Dispat
     { graceMs: options.graceMs },
   );
 
-  const toRun = due.filter(d => d.decision.outcome === 'run');
+  // Every decision with a due slot is claimed; only the holder of a slot decides it.
+  const withSlot = due.filter(d => d.decision.outcome !== 'notDue');
   const claims = await store.claimSlots(
-    toRun.map(({ policy: { target }, decision }) => ({ ...pvcOf(target), policyId: target.policyId, slot: decision.runSlot! })),
+    withSlot.map(({ policy: { target }, decision }) => ({ ...pvcOf(target), policyId: target.policyId, slot: decision.lastSlot! })),
     options.dispatcherId,
   );
-  const won = new Set(toRun.filter((_, i) => claims[i]).map(d => d.policy.target));
+  const claimOf = new Map(withSlot.map((d, i) => [d.policy.target, claims[i]]));
 
   const result: DispatchTickResult = {
     now,
     due: targets.length,
     started: [],
-    lostClaims: claims.filter(c => !c).length,
+    lostClaims: claims.filter(c => !c.held).length,
+    recovered: claims.filter(c => c.recovered).length,
     startFailures: [],
     recorded: 0,
     failed: failed.map(f => ({ target: f.policy.target, error: f.error })),
@@ -64,12 +68,17 @@ export async function dispatchTick(options: DispatchTickOptions): Promise<Dispat
   const records: DispatchRecord[] = [];
   for (const { policy: { target }, decision } of due) {
     const record = recordOf(target, decision);
-    if (won.has(target)) {
+    const claim = claimOf.get(target);
+    if (claim && !claim.held) continue; // another dispatcher decides this slot
+    if (claim) record.claimedBy = options.dispatcherId;
+    if (decision.outcome === 'run' && claim?.recovered) {
+      record.missed += 1; // its first holder may have started it: never twice
+    } else if (decision.outcome === 'run') {
       const slot = decision.runSlot!;
       try {
         const runId = await options.startRun(target, slot);
         result.started.push({ target, slot, runId });
-        Object.assign(record, { runSlot: slot, runId });
+        record.runId = runId;
       } catch (error) {
         result.startFailures.push({ target, error: error instanceof Error ? error : new Error(String(error)) });
         record.missed += 1;

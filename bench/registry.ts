@@ -1,6 +1,7 @@
 import type { Benchmark } from './types';
 import { backupParallel, backupRss, backupThroughput } from './backup';
 import { dispatchDueAmong } from './dispatchDueAmong';
+import { dispatchScale } from './dispatchScale';
 import { inventoryScale } from './inventoryScale';
 import { uploadFtp, uploadScp } from './uploadRemote';
 import { uiEntity500 } from './uiEntity500';
@@ -17,4 +18,5 @@ export const benchmarks: Benchmark[] = [
   uploadFtp,
   uploadScp,
   dispatchDueAmong,
+  dispatchScale,
 ];

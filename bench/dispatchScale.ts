@@ -117,7 +117,7 @@ export const dispatchScale: Benchmark = {
 
       // The due query's plan, as PostgreSQL runs it.
       const { sql, bindings } = store.dueQuery(TICK, 1_000).toSQL();
-      const explained = await knex.raw(`explain (analyze, costs off, timing off, summary off) ${sql}`, bindings as unknown[]);
+      const explained = await knex.raw(`explain (analyze, costs off, timing off, summary off) ${sql}`, bindings as Knex.Value[]);
       const plan: string[] = explained.rows.map((r: Record<string, string>) => r['QUERY PLAN']);
       const indexUsed = plan.some(line => /Index (Only )?Scan.*policy_targets_next_run_idx/.test(line));
       const seqScanOnTargets = plan.some(line => /Seq Scan on policy_targets/.test(line));

@@ -528,7 +528,7 @@ export class DatabasePolicyStore implements PolicyStore {
         const v = this.valuesCte(
           ['policy_id', 'cluster', 'namespace', 'pvc', 'slot', 'claimed_by', 'run_id'],
           ['text', 'text', 'text', 'text', 'timestamptz', 'text', 'text'],
-          claimed.map(r => [r.policyId, r.cluster, r.namespace, r.pvc, r.lastSlot, r.claimedBy, r.runId ?? null]),
+          claimed.map(r => [r.policyId, r.cluster, r.namespace, r.pvc, r.lastSlot!, r.claimedBy!, r.runId ?? null]),
         );
         const rows = this.rowsOf<{ policy_id: string; cluster: string; namespace: string; pvc: string }>(
           await trx.raw(
@@ -722,7 +722,7 @@ export class DatabasePolicyStore implements PolicyStore {
    * `WITH v(columns) AS (VALUES (...), ...)` for a batched statement. On PostgreSQL every value
    * is cast (a VALUES list has no column types to infer from); SQLite takes them as bound.
    */
-  private valuesCte(columns: string[], types: SqlType[], rows: unknown[][]): { sql: string; bindings: unknown[] } {
+  private valuesCte(columns: string[], types: SqlType[], rows: Knex.Value[][]): { sql: string; bindings: Knex.Value[] } {
     const cell = (type: SqlType) => (this.isPostgres ? `?::${type}` : '?');
     const tuple = `(${types.map(cell).join(', ')})`;
     return {

@@ -179,6 +179,7 @@ describe('two replicas on the real PostgreSQL', () => {
       const jitter = () => sleep(Math.floor(Math.random() * 15));
       for (let minute = 1; minute <= 5; minute++) {
         clock = T0 + minute * MINUTE;
+        const minuteStart = clock;
         // Each replica ticks three times during the minute, all at once with the other's, at
         // slightly different instants (neither waits for the other).
         await Promise.all(
@@ -189,7 +190,7 @@ describe('two replicas on the real PostgreSQL', () => {
                 store: replica.store,
                 dispatcherId: replica.name,
                 startRun: runStarter(replica.backups, started, jitter),
-                now: new Date(clock + i * 1_000),
+                now: new Date(minuteStart + i * 1_000),
               });
             }),
           ),

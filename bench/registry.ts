@@ -1,6 +1,7 @@
 import type { Benchmark } from './types';
 import { backupParallel, backupRss, backupThroughput } from './backup';
 import { dispatchDueAmong } from './dispatchDueAmong';
+import { dispatchScale } from './dispatchScale';
 import { inventoryScale } from './inventoryScale';
 import { restoreRss, restoreThroughput } from './restore';
 import { uploadFtp, uploadScp } from './uploadRemote';
@@ -20,4 +21,5 @@ export const benchmarks: Benchmark[] = [
   uploadFtp,
   uploadScp,
   dispatchDueAmong,
+  dispatchScale,
 ];

@@ -2,6 +2,7 @@ import type { Benchmark } from './types';
 import { backupParallel, backupRss, backupThroughput } from './backup';
 import { dispatchDueAmong } from './dispatchDueAmong';
 import { inventoryScale } from './inventoryScale';
+import { restoreRss, restoreThroughput } from './restore';
 import { uploadFtp, uploadScp } from './uploadRemote';
 import { uiEntity500 } from './uiEntity500';
 
@@ -13,6 +14,8 @@ export const benchmarks: Benchmark[] = [
   backupThroughput,
   backupParallel,
   backupRss,
+  restoreThroughput,
+  restoreRss,
   uiEntity500,
   uploadFtp,
   uploadScp,

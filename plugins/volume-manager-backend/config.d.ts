@@ -90,6 +90,10 @@ export interface Config {
     };
     /** Backups that run at once on one backend replica. Defaults to 3. */
     concurrency?: number;
+    restore?: {
+      /** Restores that run at once on one backend replica. Defaults to 1. */
+      concurrency?: number;
+    };
     /** Most PVCs one backup request may name. Defaults to 50. */
     maxVolumesPerRun?: number;
     /**

@@ -6,6 +6,8 @@ import {
   backupCreatePermission,
   backupReadPermission,
   clusterSessionCreatePermission,
+  restoreCreatePermission,
+  restoreInPlacePermission,
   volumeReadPermission,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import { VolumeManagerDemoPolicy } from './permissionPolicy';
@@ -58,7 +60,7 @@ describe('VolumeManagerDemoPolicy', () => {
   });
 
   it('makes backups and downloads conditional on owning the entity', async () => {
-    for (const permission of [backupCreatePermission, archiveDownloadPermission]) {
+    for (const permission of [backupCreatePermission, archiveDownloadPermission, restoreCreatePermission]) {
       const decision = await policy.handle({ permission }, alice);
       expect(decision).toEqual({
         result: AuthorizeResult.CONDITIONAL,
@@ -72,6 +74,20 @@ describe('VolumeManagerDemoPolicy', () => {
       });
     }
     await expect(policy.handle({ permission: backupCreatePermission }, carol)).resolves.toEqual({
+      result: AuthorizeResult.ALLOW,
+    });
+  });
+
+  it('lets only admins restore into a PVC that exists, whoever owns it', async () => {
+    for (const who of [alice, user()]) {
+      await expect(policy.handle({ permission: restoreInPlacePermission }, who)).resolves.toEqual({
+        result: AuthorizeResult.DENY,
+      });
+    }
+    await expect(policy.handle({ permission: restoreInPlacePermission }, carol)).resolves.toEqual({
+      result: AuthorizeResult.ALLOW,
+    });
+    await expect(policy.handle({ permission: restoreCreatePermission }, carol)).resolves.toEqual({
       result: AuthorizeResult.ALLOW,
     });
   });

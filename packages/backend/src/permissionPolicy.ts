@@ -20,6 +20,8 @@ import {
   clusterSessionCreatePermission,
   volumeReadPermission,
   backupReadPermission,
+  restoreCreatePermission,
+  restoreInPlacePermission,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 
 /** Members of this group may do everything, including pasting kubeconfigs and one-off destinations. */
@@ -31,6 +33,9 @@ export const ADMIN_GROUP_REF = 'group:default/admins';
  * - only admins may paste a kubeconfig or back up to a one-off (typed-in) destination;
  * - everyone signed in may see volumes and backup history;
  * - only an entity's owners may back up its volumes and download their archives;
+ * - only an entity's owners may restore into (new) PVCs of that entity, and only from backups
+ *   whose archives they may download (the backend checks that on the source);
+ * - only admins may restore into a PVC that exists (`restore.inPlace`: it overwrites data);
  * - everything that is not ours is allowed, as in a fresh Backstage app.
  */
 export class VolumeManagerDemoPolicy implements PermissionPolicy {
@@ -48,7 +53,8 @@ export class VolumeManagerDemoPolicy implements PermissionPolicy {
     }
     if (
       isPermission(permission, clusterSessionCreatePermission) ||
-      isPermission(permission, adHocDestinationPermission)
+      isPermission(permission, adHocDestinationPermission) ||
+      isPermission(permission, restoreInPlacePermission)
     ) {
       return { result: AuthorizeResult.DENY };
     }
@@ -61,7 +67,8 @@ export class VolumeManagerDemoPolicy implements PermissionPolicy {
     if (
       isResourcePermission(permission, 'catalog-entity') &&
       (isPermission(permission, backupCreatePermission) ||
-        isPermission(permission, archiveDownloadPermission))
+        isPermission(permission, archiveDownloadPermission) ||
+        isPermission(permission, restoreCreatePermission))
     ) {
       return createCatalogConditionalDecision(
         permission,

@@ -83,6 +83,8 @@ describe('volumeManagerPlugin', () => {
       'volume-manager.archive.download',
       'volume-manager.cluster.session.create',
       'volume-manager.destination.adhoc',
+      'volume-manager.restore.create',
+      'volume-manager.restore.inPlace',
     ]);
   });
 });

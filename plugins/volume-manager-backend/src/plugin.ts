@@ -12,6 +12,7 @@ import {
 } from '@nkvm/backstage-plugin-volume-manager-node';
 import { readVolumeManagerConfig } from './config/readVolumeManagerConfig';
 import { DatabaseBackupStore } from './database/DatabaseBackupStore';
+import { DatabaseRestoreStore } from './database/DatabaseRestoreStore';
 import { installationIdResolver } from './database/installationId';
 import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
@@ -23,6 +24,9 @@ import { createBackupService } from './services/BackupService/BackupService';
 import { BackupWorker } from './services/BackupWorker/BackupWorker';
 import { createHelperJanitor } from './services/BackupWorker/helperJanitor';
 import { createClusterRegistry } from './services/ClusterRegistry/ClusterRegistry';
+import { createRestoreExecutor } from './services/RestoreExecutor/RestoreExecutor';
+import { createRestoreService } from './services/RestoreService/RestoreService';
+import { RestoreWorker } from './services/RestoreWorker/RestoreWorker';
 import { decorateWithBackups } from './services/VolumeInventory/decorateWithBackups';
 import { createVolumeInventory } from './services/VolumeInventory/VolumeInventory';
 import { createVolumeQueryService } from './services/VolumeInventory/VolumeQueryService';
@@ -32,8 +36,8 @@ const HOUSEKEEPING_FREQUENCY = { minutes: 1 };
 const HOUSEKEEPING_TIMEOUT = { minutes: 10 };
 
 /**
- * The volume-manager backend plugin: inventories PVCs and backs them up as `.tar.gz` archives
- * streamed out of short-lived helper pods.
+ * The volume-manager backend plugin: inventories PVCs, backs them up as `.tar.gz` archives
+ * streamed out of short-lived helper pods, and restores those archives into new or existing PVCs.
  *
  * @public
  */
@@ -74,6 +78,7 @@ export const volumeManagerPlugin = createBackendPlugin({
       async init(deps) {
         const options = readVolumeManagerConfig(deps.config);
         const store = await DatabaseBackupStore.create({ database: deps.database });
+        const restoreStore = await DatabaseRestoreStore.create({ database: deps.database });
         const installationId = installationIdResolver(options.installationId, store);
         deps.permissionsRegistry.addPermissions(volumeManagerPermissions);
 
@@ -102,6 +107,7 @@ export const volumeManagerPlugin = createBackendPlugin({
         const janitor = createHelperJanitor({
           registry: clusters,
           store,
+          restores: restoreStore,
           logger: deps.logger,
           installationId,
           allowedNamespaces: options.allowedNamespaces,
@@ -137,6 +143,34 @@ export const volumeManagerPlugin = createBackendPlugin({
           knownClusters: userRef => clusters.clusterNames(userRef),
         });
 
+        const restoreWorker = new RestoreWorker({
+          store: restoreStore,
+          executor: createRestoreExecutor({
+            registry: clusters,
+            config: options,
+            logger: deps.logger,
+            installationId,
+          }),
+          sinkFor: restore => sinks.sinkFor({ id: restore.itemId, destination: restore.source.destination }),
+          backups: {
+            store,
+            kick: () => worker.kick(),
+            abort: itemId => worker.abort(itemId),
+          },
+          logger: deps.logger,
+          concurrency: options.restore.concurrency,
+          leaseMs: options.leaseSeconds * 1000,
+        });
+        const restores = createRestoreService({
+          store: restoreStore,
+          backupStore: store,
+          volumes,
+          config: options,
+          worker: restoreWorker,
+          sinks,
+          knownClusters: userRef => clusters.clusterNames(userRef),
+        });
+
         deps.httpRouter.use(
           await createRouter({
             httpAuth: deps.httpAuth,
@@ -145,6 +179,7 @@ export const volumeManagerPlugin = createBackendPlugin({
             clusters,
             volumes,
             backups,
+            restores,
             automationSubjects: options.automationSubjects,
           }),
         );
@@ -184,8 +219,11 @@ export const volumeManagerPlugin = createBackendPlugin({
             .then(removed => removed.forEach(dir => deps.logger.info('Removed an orphaned rsync control directory', { dir })))
             .catch(e => deps.logger.warn(`rsync control directory sweep failed: ${e}`));
           worker.start();
+          restoreWorker.start();
         });
         deps.lifecycle.addShutdownHook(async () => {
+          // Restores first: one waiting for its safety backup is interrupted before that backup.
+          await restoreWorker.stop();
           await worker.stop();
         });
         deps.logger.info('volume-manager ready', {

@@ -8,12 +8,14 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   clusterSessionCreatePermission,
   type ClustersResponse,
+  type CreateRestoreRequest,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
 import type { BackupService } from './services/BackupService/BackupService';
 import type { ClusterRegistry } from './services/ClusterRegistry/ClusterRegistry';
+import type { RestoreService } from './services/RestoreService/RestoreService';
 import { MAX_PASTED_KUBECONFIG_BYTES } from './services/ClusterRegistry/validatePastedKubeconfig';
 import type { VolumeQueryService } from './services/VolumeInventory/VolumeQueryService';
 
@@ -24,6 +26,7 @@ export interface RouterOptions {
   clusters: ClusterRegistry;
   volumes: VolumeQueryService;
   backups: BackupService;
+  restores: RestoreService;
   /** Service principal subjects allowed on the automation routes (`volumeManager.automation`). */
   automationSubjects?: string[];
 }
@@ -89,6 +92,76 @@ const historyQuery = z
 
 const idParam = z.string().uuid('must be a run or item id');
 
+const restoreIdParam = z.string().uuid('must be a restore id');
+const clusterName = z.string().min(1).max(253);
+const restoreTarget = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('newPvc'),
+      cluster: clusterName,
+      namespace: volumeRef.shape.namespace,
+      name: volumeRef.shape.name.optional(),
+      storageClassName: z.string().min(1).max(253).regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain').optional(),
+      size: z
+        .string()
+        .max(32)
+        .regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/, 'must be a Kubernetes quantity such as 2Gi')
+        .optional(),
+      accessModes: z
+        .array(z.enum(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']))
+        .min(1)
+        .max(4)
+        .optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('existingPvc'),
+      cluster: clusterName,
+      namespace: volumeRef.shape.namespace,
+      name: volumeRef.shape.name,
+      mode: z.enum(['merge', 'replace']),
+      confirm: z.string().max(253),
+      safetyBackup: z.boolean().optional(),
+      allowDirectExtraction: z.boolean().optional(),
+    })
+    .strict(),
+]);
+const restoreCommon = {
+  target: restoreTarget,
+  ownership: z.enum(['preserve', 'workload']).optional(),
+};
+const restoreByItem = z.object({ itemId: z.string().uuid('must be a backup item id'), ...restoreCommon }).strict();
+const restoreBySource = z
+  .object({
+    source: z
+      .object({
+        cluster: clusterName,
+        namespace: volumeRef.shape.namespace,
+        pvc: volumeRef.shape.name,
+        asOf: z.string().datetime({ offset: true, message: 'must be an RFC 3339 time' }).optional(),
+      })
+      .strict(),
+    ...restoreCommon,
+  })
+  .strict();
+/** One schema or the other by the key given, so errors name the field (a union would not). */
+function parseCreateRestore(body: unknown): CreateRestoreRequest {
+  const bySource = typeof body === 'object' && body !== null && 'source' in body;
+  return parse<CreateRestoreRequest>(bySource ? restoreBySource : restoreByItem, body, 'body');
+}
+
+const restoreListQuery = z
+  .object({
+    cluster: clusterName.optional(),
+    namespace: z.string().regex(DNS1123_LABEL, 'must be a DNS-1123 label').optional(),
+    pvc: z.string().regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain').optional(),
+    entityRef: z.string().min(1).max(512).optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    cursor: z.string().max(512).optional(),
+  })
+  .strict();
+
 const volumesQuery = z
   .object({
     cluster: z.string().min(1).max(253).optional(),
@@ -126,7 +199,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * allow).
  */
 export async function createRouter(options: RouterOptions): Promise<express.Router> {
-  const { httpAuth, permissions, auditor, clusters, volumes, backups } = options;
+  const { httpAuth, permissions, auditor, clusters, volumes, backups, restores } = options;
   const automationSubjects = new Set(options.automationSubjects ?? []);
   const router = Router();
 
@@ -267,6 +340,70 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         error && !res.headersSent ? reject(error) : resolve(),
       );
     });
+  });
+
+  router.post('/restores', async (req, res) => {
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const body = parseCreateRestore(req.body);
+    const { target } = body;
+    const auditorEvent = await auditor.createEvent({
+      eventId: 'restore-create',
+      request: req,
+      // Overwriting data that exists is the riskier act.
+      severityLevel: target.type === 'existingPvc' ? 'high' : 'medium',
+      meta: {
+        source: 'itemId' in body ? { itemId: body.itemId } : body.source,
+        target: {
+          type: target.type,
+          cluster: target.cluster,
+          namespace: target.namespace,
+          name: target.name,
+          ...(target.type === 'existingPvc' && { mode: target.mode }),
+        },
+        ownership: body.ownership ?? 'preserve',
+      },
+    });
+    try {
+      const restore = await restores.createRestore(body, credentials);
+      await auditorEvent.success({
+        meta: { restoreId: restore.id, itemId: restore.itemId, targetPvc: restore.targetPvc },
+      });
+      res.status(202).json(restore);
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  router.get('/restores', async (req, res) => {
+    const query = parse(restoreListQuery, req.query, 'query');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    res.json(await restores.listRestores(query, credentials));
+  });
+
+  router.get('/restores/:id', async (req, res) => {
+    const id = parse(restoreIdParam, req.params.id, 'id');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    res.json(await restores.getRestore(id, credentials));
+  });
+
+  router.post('/restores/:id/cancel', async (req, res) => {
+    const id = parse(restoreIdParam, req.params.id, 'id');
+    const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+    const auditorEvent = await auditor.createEvent({
+      eventId: 'restore-cancel',
+      request: req,
+      severityLevel: 'medium',
+      meta: { restoreId: id },
+    });
+    try {
+      const restore = await restores.cancelRestore(id, credentials);
+      await auditorEvent.success({ meta: { phase: restore.phase } });
+      res.json(restore);
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
   });
 
   return router;

@@ -315,6 +315,11 @@ export interface NewPvcRestoreTarget {
   /** A Kubernetes quantity, for example `2Gi`. */
   size?: string;
   accessModes?: string[];
+  /**
+   * Set by the backend, never taken from a request: the labels the new PVC gets so that the
+   * source backup's entity claims it (that entity's equality label selector), when it does.
+   */
+  labels?: Record<string, string>;
 }
 
 /**

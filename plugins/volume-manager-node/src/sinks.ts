@@ -65,7 +65,9 @@ export interface ArchiveDownload {
   /**
    * The archive's bytes, from the first. The reader honours backpressure (pauses it); a network
    * failure destroys it with an error ({@link ArchiveSinkError}, `transient: true` when reading
-   * again could succeed). Destroying it (the restore was cancelled) releases the connection.
+   * again could succeed). Destroying it (the restore was cancelled) releases the connection
+   * and any temporary copy. It ends only when the destination confirmed the whole transfer, so
+   * a download cut short never looks complete.
    */
   readonly stream: Readable;
   /** The archive's size in bytes, when the destination tells it before the transfer. */
@@ -93,9 +95,11 @@ export interface ArchiveSink {
   /**
    * Reads back an archive this sink wrote (a URI its commit() returned), for a restore. Sinks
    * without it cannot serve restores: the backend refuses a restore from their archives with a
-   * clear reason. The sidecar is read first; a missing archive or sidecar is an
-   * {@link ArchiveSinkError} (`transient: false`) that names the file. Every network step should
-   * have a timeout; `options.signal` cancels it and destroys the stream.
+   * clear reason. A URI that is not one of this sink's (another scheme, host, port or user, a
+   * path outside its directory, `..` or an encoded `/`) is refused before connecting, with an
+   * {@link ArchiveSinkError} (`transient: false`). The sidecar is read first; a missing archive
+   * or sidecar is an {@link ArchiveSinkError} (`transient: false`) that names the file. Every
+   * network step should have a timeout; `options.signal` cancels it and destroys the stream.
    */
   read?(uri: string, options?: ArchiveSinkCallOptions): Promise<ArchiveDownload>;
   /**

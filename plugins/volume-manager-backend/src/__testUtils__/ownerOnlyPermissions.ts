@@ -20,7 +20,8 @@ import { normalizeOwnerRef } from '../services/VolumeInventory/entityMatch';
  * `spec.owner`. The real permission backend needs the real catalog backend to evaluate catalog
  * conditions, which the plugin's test backend replaces with catalogServiceMock.
  */
-export function ownerOnlyPermissions(entities: Entity[]) {
+export function ownerOnlyPermissions(entities: Entity[], options: { adminOnly?: string[] } = {}) {
+  const adminOnly = new Set(options.adminOnly ?? []);
   const byRef = new Map(entities.map(e => [stringifyEntityRef(e), e]));
   const claimsOf = (credentials: BackstageCredentials): string[] => {
     const principal = credentials.principal as { type?: string; userEntityRef?: string };
@@ -43,6 +44,7 @@ export function ownerOnlyPermissions(entities: Entity[]) {
     async authorize(requests, { credentials }) {
       return requests.map(({ permission, resourceRef }) => {
         if (!ours(permission) || isAdmin(credentials)) return { result: AuthorizeResult.ALLOW };
+        if (adminOnly.has(permission.name)) return { result: AuthorizeResult.DENY };
         if (!isResourcePermission(permission, 'catalog-entity') || !resourceRef) return { result: AuthorizeResult.DENY };
         const owner = ownerOf(resourceRef);
         return { result: owner && claimsOf(credentials).includes(owner) ? AuthorizeResult.ALLOW : AuthorizeResult.DENY };
@@ -51,6 +53,7 @@ export function ownerOnlyPermissions(entities: Entity[]) {
     async authorizeConditional(requests, { credentials }) {
       return requests.map(({ permission }) => {
         if (!ours(permission) || isAdmin(credentials)) return { result: AuthorizeResult.ALLOW };
+        if (adminOnly.has(permission.name)) return { result: AuthorizeResult.DENY };
         if (!isResourcePermission(permission, 'catalog-entity')) return { result: AuthorizeResult.DENY };
         return {
           result: AuthorizeResult.CONDITIONAL,

@@ -25,6 +25,7 @@ export const DEFAULTS = {
   discoveryTimeoutSeconds: 20,
   maxNamespaceScan: 100,
   concurrency: 3,
+  restoreConcurrency: 1,
   maxVolumesPerRun: 50,
   leaseSeconds: 60,
   maxActivePerUser: 200,
@@ -88,6 +89,8 @@ export interface VolumeManagerConfig {
   defaultAuthMode?: AuthMode;
   allowedNamespaces?: string[];
   concurrency: number;
+  /** Restores that run at once on one backend replica (`volumeManager.restore.concurrency`). */
+  restore: { concurrency: number };
   maxVolumesPerRun: number;
   /** How long a replica's claim on a running item lasts without renewal. */
   leaseSeconds: number;
@@ -415,6 +418,11 @@ export function readVolumeManagerConfig(
     allowedNamespaces: config.getOptionalStringArray('volumeManager.allowedNamespaces'),
     concurrency:
       positiveInt(c('concurrency'), 'volumeManager.concurrency') ?? DEFAULTS.concurrency,
+    restore: {
+      concurrency:
+        positiveInt(c('restore.concurrency'), 'volumeManager.restore.concurrency') ??
+        DEFAULTS.restoreConcurrency,
+    },
     maxVolumesPerRun:
       positiveInt(c('maxVolumesPerRun'), 'volumeManager.maxVolumesPerRun') ??
       DEFAULTS.maxVolumesPerRun,

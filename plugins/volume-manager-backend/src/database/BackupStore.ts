@@ -29,6 +29,11 @@ export interface NewRun {
    * `renewHeldQueuedItems`; when the lease runs out they become `interrupted`.
    */
   holder?: { workerId: string; leaseMs: number };
+  /**
+   * Set by the restore worker on the safety backup it takes of its target before writing: the
+   * one run whose items may be claimed while that restore runs on their PVC (see `claimNextItem`).
+   */
+  forRestoreId?: string;
 }
 
 /** A stored item plus what the worker needs that the API does not show. */
@@ -110,6 +115,11 @@ export interface BackupStore {
    * claimed_by = workerId, lease_expires_at = database now + leaseMs. Undefined when none.
    * Requesters take turns (fewest running first, then the one served longest ago), and each
    * requester's items go oldest first, in request order.
+   *
+   * One operation per PVC: an item whose PVC is the target of a running restore (verifying,
+   * preflight or restoring) is skipped, unless its run is that restore's safety backup
+   * (`NewRun.forRestoreId`). The check is made under the PVC's lock in the claiming transaction,
+   * so a restore claimed by another replica at the same moment cannot slip past it.
    */
   claimNextItem(
     workerId: string,

@@ -47,6 +47,21 @@ import {
 } from './BackupStore';
 import { storedInstallationId } from './installationId';
 import { migrateBackupStore } from './migrateBackupStore';
+import {
+  checkWorkerId,
+  chunks,
+  databaseTime,
+  decodeCursor,
+  encodeCursor,
+  lockPvc,
+  toBoolean,
+  toDate,
+  toIso,
+  toNumber,
+  whereOneOf,
+  type BigIntValue,
+  type Timestamp,
+} from './sqlValues';
 
 /** Largest page `listItems` returns. @internal */
 export const MAX_PAGE_SIZE = 500;
@@ -63,13 +78,10 @@ const CLAIM_REQUESTERS = 3;
 const CLAIM_ATTEMPTS = 5;
 /** Items inserted per statement in `createRun` (about 14 bound values each). */
 const INSERT_CHUNK = 100;
-/** `backup_item.claimed_by` is a varchar(64). */
-const MAX_WORKER_ID_LENGTH = 64;
 
 const ACTIVE: ReadonlySet<BackupStatus> = new Set(['queued', 'running']);
-
-type Timestamp = Date | string | number | null;
-type BigIntValue = string | number | null;
+/** Phases of a claimed restore that holds its target PVC. */
+const RUNNING_RESTORE_PHASES = ['verifying', 'preflight', 'restoring'];
 
 interface RunRow {
   id: string;
@@ -109,55 +121,6 @@ interface ItemRow {
   destination: string;
 }
 
-const SQLITE_UTC_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$/;
-
-/** A stored timestamp as a Date, whichever way the driver returned it. */
-function toDate(value: unknown): Date | null {
-  if (value === null || value === undefined) {
-    return null;
-  }
-  let date: Date;
-  if (value instanceof Date) {
-    date = value;
-  } else if (typeof value === 'number') {
-    date = new Date(value);
-  } else if (typeof value === 'string') {
-    if (/^-?\d+(\.\d+)?$/.test(value)) {
-      date = new Date(Number(value));
-    } else if (SQLITE_UTC_TIMESTAMP.test(value)) {
-      // SQLite's CURRENT_TIMESTAMP form: UTC without a zone designator.
-      date = new Date(`${value.replace(' ', 'T')}Z`);
-    } else {
-      date = new Date(value);
-    }
-  } else {
-    throw new Error(`Unexpected timestamp value of type ${typeof value}`);
-  }
-  if (Number.isNaN(date.getTime())) {
-    throw new Error(`Unparseable timestamp value '${String(value)}'`);
-  }
-  return date;
-}
-
-function toIso(value: unknown): string | null {
-  return toDate(value)?.toISOString() ?? null;
-}
-
-function toNumber(value: unknown): number | null {
-  if (value === null || value === undefined) {
-    return null;
-  }
-  const n = Number(value);
-  if (!Number.isFinite(n)) {
-    throw new Error(`Unexpected numeric value '${String(value)}'`);
-  }
-  return n;
-}
-
-function toBoolean(value: unknown): boolean {
-  return value === true || value === 1 || value === '1' || value === 't' || value === 'true';
-}
-
 /**
  * The status of a run, from the statuses of its items:
  * 1. While any item is queued or running, the run is `queued` if every item is still queued,
@@ -177,38 +140,6 @@ export function deriveRunStatus(counts: Partial<Record<BackupStatus, number>>): 
   if (n('interrupted') > 0) return 'interrupted';
   if (n('cancelled') > 0) return 'cancelled';
   return 'succeeded';
-}
-
-function encodeCursor(row: ItemRow): string {
-  const queuedAt = toDate(row.queued_at)!.getTime();
-  return Buffer.from(JSON.stringify([queuedAt, row.id]), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { queuedAt: Date; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 2 ||
-    typeof parsed[0] !== 'number' ||
-    !Number.isFinite(parsed[0]) ||
-    typeof parsed[1] !== 'string'
-  ) {
-    throw new InputError('Invalid cursor; pass back the nextCursor of a previous page');
-  }
-  return { queuedAt: new Date(parsed[0]), id: parsed[1] };
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let i = 0; i < items.length; i += size) {
-    result.push(items.slice(i, i + size));
-  }
-  return result;
 }
 
 function uniqueKeys(keys: PvcKey[]): PvcKey[] {
@@ -265,15 +196,7 @@ export class DatabaseBackupStore implements BackupStore {
    * column. On SQLite, epoch milliseconds (how knex stores a bound `Date` there).
    */
   private dbTime(offsetMs = 0): Knex.Raw | Date {
-    if (this.databaseNow) {
-      return new Date(this.databaseNow().getTime() + offsetMs);
-    }
-    if (this.isPostgres) {
-      return this.db.raw(`(clock_timestamp() + (?::double precision * interval '1 millisecond'))`, [offsetMs]);
-    }
-    return this.db.raw(`(CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) + ?)`, [
-      Math.round(offsetMs),
-    ]);
+    return databaseTime(this.db, offsetMs, this.databaseNow);
   }
 
   async createRun(run: NewRun, limits: QueueLimits = {}): Promise<BackupRun & { items: StoredItem[] }> {
@@ -295,6 +218,7 @@ export class DatabaseBackupStore implements BackupStore {
         status: 'queued',
         finished_at: null,
         cancel_requested: false,
+        for_restore_id: run.forRestoreId ?? null,
       });
       await this.checkQueueLimits(trx, run, limits);
       const rows = run.items.map((item, position) => ({
@@ -356,18 +280,10 @@ export class DatabaseBackupStore implements BackupStore {
     if (filter.pvc !== undefined) query.where('i.pvc', filter.pvc);
     if (filter.status !== undefined) query.where('i.status', filter.status);
     if (filter.entityRefs) {
-      // One bound value whatever the number of refs, so no variable limit applies.
-      if (this.isPostgres) {
-        query.whereRaw('?? = ANY(?::text[])', ['i.entity_ref', filter.entityRefs]);
-      } else {
-        query.whereRaw('?? IN (SELECT value FROM json_each(?))', [
-          'i.entity_ref',
-          JSON.stringify(filter.entityRefs),
-        ]);
-      }
+      whereOneOf(query, 'i.entity_ref', filter.entityRefs);
     }
     if (filter.cursor) {
-      const { queuedAt, id } = decodeCursor(filter.cursor);
+      const { at: queuedAt, id } = decodeCursor(filter.cursor);
       query.where(q =>
         q
           .where('i.queued_at', '<', queuedAt)
@@ -383,7 +299,7 @@ export class DatabaseBackupStore implements BackupStore {
     const page = rows.slice(0, limit);
     return {
       items: page.map(row => this.toItem(row)),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null,
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].queued_at, page[page.length - 1].id) : null,
     };
   }
 
@@ -401,7 +317,7 @@ export class DatabaseBackupStore implements BackupStore {
     leaseMs: number,
     options: ClaimOptions = {},
   ): Promise<StoredItem | undefined> {
-    this.checkWorkerId(workerId);
+    checkWorkerId(workerId);
     const adHocIds = options.adHocItemIds ?? [];
     const claimable = () =>
       this.db
@@ -413,7 +329,13 @@ export class DatabaseBackupStore implements BackupStore {
         .where(q => {
           q.whereNot('r.destination', 'like', 'adhoc:%');
           if (adHocIds.length > 0) q.orWhereIn('i.id', adHocIds);
-        });
+        })
+        // A pre-filter (the claim checks again under the PVC's lock), so items waiting for a
+        // restore do not take the candidate slots of claimable ones.
+        .whereNotExists(q =>
+          runningRestoresOf(q, this.db.ref('i.cluster'), this.db.ref('i.namespace'), this.db.ref('i.pvc'))
+            .where(q2 => q2.whereNull('r.for_restore_id').orWhereRaw('?? <> ??', ['x.id', 'r.for_restore_id'])),
+        );
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const waiting = claimable()
         .groupBy('i.requested_by')
@@ -437,7 +359,8 @@ export class DatabaseBackupStore implements BackupStore {
         return undefined;
       }
       for (const turn of turns) {
-        const candidates: { id: string; run_id: string }[] = await claimable()
+        const candidates: { id: string; run_id: string; cluster: string; namespace: string; pvc: string }[] =
+          await claimable()
           .where('i.requested_by', turn.requested_by)
           .orderBy([
             { column: 'i.queued_at', order: 'asc' },
@@ -445,24 +368,38 @@ export class DatabaseBackupStore implements BackupStore {
             { column: 'i.id', order: 'asc' },
           ])
           .limit(CLAIM_CANDIDATES)
-          .select('i.id', 'i.run_id');
+          .select('i.id', 'i.run_id', 'i.cluster', 'i.namespace', 'i.pvc');
         for (const candidate of candidates) {
-          const changed = await this.db('backup_item')
-            .where({ id: candidate.id, status: 'queued' })
-            .whereIn('run_id', this.db('backup_run').select('id').where('cancel_requested', false))
-            .update({
-              status: 'running',
-              claimed_by: workerId,
-              started_at: this.now(),
-              lease_expires_at: this.dbTime(leaseMs),
-              progress_bytes: null,
-              progress_updated_at: null,
-            });
+          const changed = await this.db.transaction(async (trx): Promise<number> => {
+            await lockPvc(trx, candidate);
+            const n = await trx('backup_item')
+              .where({ id: candidate.id, status: 'queued' })
+              .whereIn('run_id', trx('backup_run').select('id').where('cancel_requested', false))
+              .whereNotExists(q =>
+                runningRestoresOf(q, candidate.cluster, candidate.namespace, candidate.pvc).whereNotIn(
+                  'x.id',
+                  trx('backup_run')
+                    .where('id', candidate.run_id)
+                    .whereNotNull('for_restore_id')
+                    .select('for_restore_id'),
+                ),
+              )
+              .update({
+                status: 'running',
+                claimed_by: workerId,
+                started_at: this.now(),
+                lease_expires_at: this.dbTime(leaseMs),
+                progress_bytes: null,
+                progress_updated_at: null,
+              });
+            return Number(n);
+          });
           if (changed === 1) {
             await this.recomputeRun(candidate.run_id);
             return this.getItem(candidate.id);
           }
-          // Another worker took it (or its run was cancelled) in the meantime: next candidate.
+          // Another worker took it, its run was cancelled, or a restore of its PVC started in
+          // the meantime: next candidate.
         }
       }
     }
@@ -478,7 +415,7 @@ export class DatabaseBackupStore implements BackupStore {
   }
 
   async renewHeldQueuedItems(workerId: string, itemIds: string[], leaseMs: number): Promise<void> {
-    this.checkWorkerId(workerId);
+    checkWorkerId(workerId);
     for (const chunk of chunks(itemIds, INSERT_CHUNK)) {
       await this.db('backup_item')
         .whereIn('id', chunk)
@@ -760,12 +697,6 @@ export class DatabaseBackupStore implements BackupStore {
     }
   }
 
-  private checkWorkerId(workerId: string) {
-    if (!workerId || workerId.length > MAX_WORKER_ID_LENGTH) {
-      throw new Error(`Worker ids must be 1 to ${MAX_WORKER_ID_LENGTH} characters long`);
-    }
-  }
-
   private async recomputeRun(runId: string, now: Date = this.now()): Promise<void> {
     await this.db.transaction(trx => this.recomputeRunIn(trx, runId, now));
   }
@@ -848,4 +779,23 @@ function progressOf(row: ItemRow): { bytes: number; bytesPerSecond: number } {
   const updated = toDate(row.progress_updated_at);
   const seconds = started && updated ? (updated.getTime() - started.getTime()) / 1000 : 0;
   return { bytes, bytesPerSecond: seconds > 0 ? Math.round(bytes / seconds) : 0 };
+}
+
+/**
+ * Fills a NOT EXISTS subquery: restores running (claimed, not finished) on this PVC, as `x`.
+ * Values are bound, or column references (`knex.ref`) for a correlated subquery.
+ */
+function runningRestoresOf(
+  q: Knex.QueryBuilder,
+  cluster: string | Knex.Raw,
+  namespace: string | Knex.Raw,
+  pvc: string | Knex.Raw,
+): Knex.QueryBuilder {
+  return q
+    .select(1)
+    .from('restores as x')
+    .where('x.target_cluster', cluster)
+    .where('x.target_namespace', namespace)
+    .where('x.target_name', pvc)
+    .whereIn('x.phase', RUNNING_RESTORE_PHASES);
 }

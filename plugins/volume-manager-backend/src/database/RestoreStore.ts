@@ -20,6 +20,8 @@ import type {
 import type { PvcKey, StoredItem } from './BackupStore';
 
 export interface NewRestore {
+  /** The id to use (the service names a new PVC after it); a new UUID when unset. */
+  id?: string;
   /** The succeeded backup item restored from (already resolved and authorized). */
   item: StoredItem;
   target: RestoreTarget;

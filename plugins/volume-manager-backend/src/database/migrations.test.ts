@@ -49,7 +49,7 @@ describe('migrations', () => {
 
     await knex.migrate.latest(config);
     expect(await tableNames(knex)).toEqual(
-      expect.arrayContaining(['backup_item', 'backup_run', 'volume_manager_setting']),
+      expect.arrayContaining(['backup_item', 'backup_run', 'restores', 'volume_manager_setting']),
     );
 
     const now = new Date();
@@ -95,11 +95,73 @@ describe('migrations', () => {
     await knex.migrate.up({ ...config, name: '20261204_fair_share.js' });
     expect(await itemIndexNames(knex)).toEqual(expect.arrayContaining(FAIR_SHARE_INDEXES));
 
+    // The restores migration: its table, the safety-backup marker on runs, and at most one
+    // unfinished restore per target PVC, enforced by the database itself.
+    await knex('backup_run').insert({
+      id: 'run-2',
+      cluster: 'kube-sim',
+      destination: 'local',
+      requested_by: 'user:default/alice',
+      created_at: now,
+      status: 'queued',
+      for_restore_id: 'restore-1',
+    });
+    const restoreRow = (id: string, phase: string) => ({
+      id,
+      item_id: 'item-1',
+      source_cluster: 'kube-sim',
+      source_namespace: 'payments',
+      source_pvc: 'data-payments-db-0',
+      source_archive_uri: 'file:///backups/x.tar.gz',
+      source_sha256: 'a'.repeat(64),
+      source_destination: 'local',
+      target: JSON.stringify({ type: 'existingPvc', cluster: 'kube-sim', namespace: 'payments', name: 'data' }),
+      target_cluster: 'kube-sim',
+      target_namespace: 'payments',
+      target_name: 'data',
+      ownership: 'preserve',
+      requested_by: 'user:default/alice',
+      phase,
+      created_at: now,
+      bytes_total: 6_000_000_000,
+      checks: '[]',
+    });
+    await knex('backup_item').insert({
+      id: 'item-2',
+      run_id: 'run-2',
+      cluster: 'kube-sim',
+      namespace: 'payments',
+      pvc: 'data',
+      status: 'queued',
+      requested_by: 'user:default/alice',
+      queued_at: now,
+    });
+    await knex('restores').insert(restoreRow('restore-1', 'restoring'));
+    await knex('restores').insert(restoreRow('restore-0', 'succeeded'));
+    await expect(knex('restores').insert(restoreRow('restore-2', 'queued'))).rejects.toThrow(/unique/i);
+    const restore = await knex('restores').where({ id: 'restore-1' }).first();
+    expect(Number(restore.bytes_total)).toBe(6_000_000_000);
+    expect(Number(restore.bytes_done)).toBe(0);
+    expect(restore.created_pvc === false || restore.created_pvc === 0).toBe(true);
+    expect((await knex('backup_run').where({ id: 'run-2' }).first()).for_restore_id).toBe('restore-1');
+
+    await knex.migrate.down({ ...config, name: '20261205_restores.js' });
+    expect(await tableNames(knex)).not.toContain('restores');
+    expect(await knex.schema.hasColumn('backup_run', 'for_restore_id')).toBe(false);
+    // Runs survive the column's removal (on SQLite knex rebuilds the table).
+    expect((await knex('backup_run').where({ id: 'run-2' }).first()).cluster).toBe('kube-sim');
+    // ...and so do their items (rebuilding a run table must not cascade into them).
+    expect((await knex('backup_item').where({ id: 'item-2' }).first()).run_id).toBe('run-2');
+    await knex.migrate.up({ ...config, name: '20261205_restores.js' });
+    expect(await tableNames(knex)).toContain('restores');
+    expect(await knex.schema.hasColumn('backup_run', 'for_restore_id')).toBe(true);
+
     await knex.migrate.rollback(config, true);
     const remaining = await tableNames(knex);
     expect(remaining).not.toContain('backup_item');
     expect(remaining).not.toContain('backup_run');
     expect(remaining).not.toContain('volume_manager_setting');
+    expect(remaining).not.toContain('restores');
 
     await knex.destroy();
   });

@@ -28,7 +28,14 @@ export function adHocArchiveUri(type: string, target: ArchiveTarget): string {
   return `adhoc://${type}/${encodeURIComponent(segments[segments.length - 1])}`;
 }
 
-/** Wraps the sink of a one-off destination; recognizes every failure that came out of it. */
+/**
+ * Wraps the sink of a one-off destination; recognizes every failure that came out of it.
+ *
+ * It has no `read`, on purpose, even when the wrapped sink has one: a one-off destination's
+ * credentials live in memory for its backup only, and its archive URI (`adhoc://<type>/<file>`)
+ * keeps no host, user or path, so nothing could read the archive back later. The backend refuses
+ * a restore from such an archive with that reason; restore it by hand from the destination.
+ */
 export class AdHocArchiveSink implements ArchiveSink {
   readonly id: string;
   readonly type: string;

@@ -21,21 +21,35 @@ import type { ConnectionOptions } from 'node:tls';
 import { Client } from 'basic-ftp';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
+  archivePathsUnder,
   connectHostOf,
   isTransientError,
   messageOf,
   portOf,
   remoteArchivePaths,
   remoteUri,
+  remoteUriPath,
   sinkError,
   withLoggedRetry,
   describeRemote,
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
-import { ArchiveSinkError, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
+import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import {
+  ArchiveSinkError,
+  type ArchiveDownload,
+  type ArchiveSink,
+  type ArchiveTarget,
+  type ArchiveUpload,
+} from './types';
 
 const STREAM_BUFFER = 1024 * 1024;
+
+/** FTP's "file unavailable" (vsftpd: 550 Failed to open file / Could not get file size). */
+function isMissing(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === 550;
+}
 
 function ftpSecureMode(d: RemoteDestination): boolean | 'implicit' {
   if (d.type !== 'ftps') return false;
@@ -256,5 +270,127 @@ export class FtpArchiveSink implements ArchiveSink {
         }
       },
     };
+  }
+
+  /**
+   * Reads back an archive this sink wrote: the sidecar first (`RETR` into memory, at most a few
+   * KiB), the size with `SIZE`, then `RETR` of the archive into the returned stream, with
+   * backpressure (basic-ftp pipes the data connection, so a paused reader pauses the server).
+   * The stream ends only after the server confirmed the transfer (226) and the byte count
+   * matches `SIZE`; anything else destroys it with an ArchiveSinkError.
+   */
+  async read(uri: string, options?: { signal?: AbortSignal }): Promise<ArchiveDownload> {
+    const d = this.destination;
+    const where = this.where;
+    const paths = archivePathsUnder(d.remoteDir, remoteUriPath(this.type, d, uri, false));
+    if (!paths) {
+      throw new ArchiveSinkError(`${where}: refusing to read '${uri}': not an archive below ${d.remoteDir}`, {
+        transient: false,
+      });
+    }
+    const signal = options?.signal;
+    const missing = (file: string, error: unknown) =>
+      new ArchiveSinkError(`${where}: ${file} does not exist or cannot be read (${messageOf(error)})`, {
+        transient: false,
+        cause: error,
+      });
+
+    const prepared = await this.retry('reading', async () => {
+      const c = await this.connect(undefined, signal);
+      try {
+        await c.cd(paths.dir).catch(error => {
+          throw isMissing(error) ? missing(paths.dir, error) : error;
+        });
+        const sidecarName = `${paths.fileName}.sha256`;
+        const chunks: Buffer[] = [];
+        let sidecarBytes = 0;
+        await c
+          .downloadTo(
+            new Writable({
+              write(chunk: Buffer, _encoding, callback) {
+                sidecarBytes += chunk.length;
+                if (sidecarBytes > MAX_SIDECAR_BYTES) {
+                  callback(new ArchiveSinkError(`${where}: ${paths.sidecar} is not a sha256sum sidecar (too big)`, { transient: false }));
+                  return;
+                }
+                chunks.push(chunk);
+                callback();
+              },
+            }),
+            sidecarName,
+          )
+          .catch(error => {
+            if (error instanceof ArchiveSinkError) throw error;
+            throw isMissing(error) ? missing(paths.sidecar, error) : error;
+          });
+        const sidecarSha256 = parseSidecar(
+          Buffer.concat(chunks).toString('utf8'),
+          paths.fileName,
+          `${where}: ${paths.sidecar}`,
+        );
+        const bytes = await c.size(paths.fileName).catch(error => {
+          throw isMissing(error) ? missing(paths.file, error) : error;
+        });
+        return { client: c, sidecarSha256, bytes };
+      } catch (error) {
+        c.close();
+        // Aborting closed the client: whatever command waited failed, say why.
+        if (signal?.aborted) throw new ArchiveSinkError(`${where}: cancelled`, { transient: false, cause: error });
+        throw error;
+      }
+    });
+    const { client, sidecarSha256, bytes } = prepared;
+
+    // The consumer's stream: ended by us once the server confirmed the whole transfer, so a data
+    // connection that closes early never looks like a complete archive.
+    const stream = new PassThrough({ highWaterMark: STREAM_BUFFER });
+    let received = 0;
+    const fail = (error: unknown) => {
+      if (!stream.destroyed) stream.destroy(sinkError(`${where}: reading ${paths.file}`, error));
+    };
+    // What basic-ftp pipes the data connection into; it waits whenever `stream` is full.
+    const sink = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        received += chunk.length;
+        if (stream.destroyed) {
+          callback(new Error('the reader went away'));
+          return;
+        }
+        if (stream.write(chunk)) {
+          callback();
+          return;
+        }
+        const settle = () => {
+          stream.off('drain', settle);
+          stream.off('close', settle);
+          callback(stream.destroyed ? new Error('the reader went away') : undefined);
+        };
+        stream.once('drain', settle);
+        stream.once('close', settle);
+      },
+    });
+    sink.on('error', () => {});
+    const onAbort = () => {
+      client.close();
+      fail(new ArchiveSinkError(`${where}: cancelled`, { transient: false }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stream.once('close', () => {
+      signal?.removeEventListener('abort', onAbort);
+      client.close(); // the reader is done or gone: release the connection either way
+    });
+    client.downloadTo(sink, paths.fileName).then(
+      () => {
+        if (received !== bytes) {
+          fail(new ArchiveSinkError(`received ${received} of ${bytes} bytes`, { transient: true }));
+        } else if (!stream.destroyed) {
+          stream.end();
+        }
+      },
+      error => fail(isMissing(error) ? missing(paths.file, error) : error),
+    );
+    if (signal?.aborted) onAbort();
+    return { stream, bytes, sidecarSha256 };
   }
 }

@@ -9,10 +9,18 @@
  * skips the partials it has open, and touches them every `touchIntervalMs` so the sweep of
  * another replica sharing the directory (which goes by age) sees them as fresh too.
  */
-import { createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { archiveRelativePath, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  ArchiveSinkError,
+  archiveRelativePath,
+  type ArchiveDownload,
+  type ArchiveSink,
+  type ArchiveTarget,
+  type ArchiveUpload,
+} from './types';
+import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
 import { startBackgroundSync } from './backgroundSync';
 
 async function fsyncPath(p: string) {
@@ -34,6 +42,35 @@ async function writeDurably(file: string, content: string) {
     await handle.close();
   }
   await fs.rename(partial, file);
+}
+
+function missingOr(error: unknown, file: string): Error {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ENOENT') return new ArchiveSinkError(`local: ${file} does not exist`, { transient: false, cause: error });
+  return new ArchiveSinkError(`local: cannot read ${file}: ${(error as Error).message}`, {
+    transient: false,
+    cause: error,
+  });
+}
+
+/** Reads a sidecar, refusing a symlink out of `root` and anything bigger than a sidecar can be. */
+async function readSmallFile(file: string, root: string): Promise<string> {
+  const real = await fs.realpath(file).catch(error => {
+    throw missingOr(error, file);
+  });
+  if (!real.startsWith(root + path.sep)) {
+    throw new ArchiveSinkError(`local: refusing ${file}: it leads outside the backup directory`, { transient: false });
+  }
+  const handle = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(error => {
+    throw missingOr(error, file);
+  });
+  try {
+    const buffer = Buffer.alloc(MAX_SIDECAR_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface LocalArchiveSinkOptions {
@@ -58,9 +95,62 @@ export class LocalArchiveSink implements ArchiveSink {
   /** The absolute path an archive URI of this sink points at, or undefined if it is not ours. */
   resolveUri(uri: string): string | undefined {
     if (!uri.startsWith('file://')) return undefined;
-    const file = decodeURIComponent(new URL(uri).pathname);
+    let file: string;
+    try {
+      // Refuses a host and encoded `/` (`a%2F..%2F..%2Fetc`); `..` is resolved, then checked below.
+      file = path.resolve(fileURLToPath(uri));
+    } catch {
+      return undefined;
+    }
     const root = path.resolve(this.backupDir) + path.sep;
     return file.startsWith(root) ? file : undefined;
+  }
+
+  /**
+   * Streams back an archive this sink wrote. The URI must point inside `backupDir` (after
+   * resolving `..` and symlinks) at a `.tar.gz`; anything else is refused.
+   */
+  async read(uri: string, options?: { signal?: AbortSignal }): Promise<ArchiveDownload> {
+    const file = this.resolveUri(uri);
+    if (!file || !file.endsWith('.tar.gz')) {
+      throw new ArchiveSinkError(`local: refusing to read '${uri}': not an archive under the backup directory`, {
+        transient: false,
+      });
+    }
+    if (options?.signal?.aborted) throw new ArchiveSinkError('local: cancelled', { transient: false });
+    // A symlink inside backupDir must not lead out of it.
+    const root = await fs.realpath(path.resolve(this.backupDir)).catch(() => path.resolve(this.backupDir));
+    const real = await fs.realpath(file).catch(error => {
+      throw missingOr(error, file);
+    });
+    if (!real.startsWith(root + path.sep)) {
+      throw new ArchiveSinkError(`local: refusing to read '${uri}': it leads outside the backup directory`, {
+        transient: false,
+      });
+    }
+    const sidecarPath = `${file}.sha256`;
+    const sidecarText = await readSmallFile(sidecarPath, root);
+    const sidecarSha256 = parseSidecar(sidecarText, path.basename(file), `local: ${sidecarPath}`);
+    const handle = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(error => {
+      throw missingOr(error, file);
+    });
+    let bytes: number;
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new ArchiveSinkError(`local: ${file} is not a regular file`, { transient: false });
+      bytes = info.size;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const stream = createReadStream('', { fd: handle, highWaterMark: 1024 * 1024, autoClose: true });
+    const signal = options?.signal;
+    if (signal) {
+      const onAbort = () => stream.destroy(new ArchiveSinkError('local: reading cancelled', { transient: false }));
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return { stream, bytes, sidecarSha256 };
   }
 
   /**

@@ -21,23 +21,33 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import {
+  archivePathsUnder,
   connectHostOf,
   messageOf,
   portOf,
   remoteArchivePaths,
   remoteUri,
+  remoteUriPath,
   withLoggedRetry,
   describeRemote,
   type RemoteDestination,
   type RetryPolicy,
 } from './remoteDestination';
 import { checksumTimeoutMs, connectSsh, describeSshTarget, shellQuote, type SshSession } from './sshConnection';
-import { ArchiveSinkError, archiveRelativePath, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
+import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import {
+  ArchiveSinkError,
+  archiveRelativePath,
+  type ArchiveDownload,
+  type ArchiveSink,
+  type ArchiveTarget,
+  type ArchiveUpload,
+} from './types';
 
 const STDERR_TAIL = 2000;
 
@@ -91,6 +101,97 @@ export class RsyncArchiveSink implements ArchiveSink {
     return stdout;
   }
 
+  /** `user@host` as rsync's remote-shell syntax wants the host: bracketed IPv6. */
+  private rsyncHost(): string {
+    const connectHost = connectHostOf(this.destination);
+    return connectHost.includes(':') ? `[${connectHost}]` : connectHost;
+  }
+
+  /**
+   * Runs `rsync <transfer>` over an ssh that accepts exactly the pinned `hostKey` (written to a
+   * private known_hosts in `controlDir`) and authenticates with a key file or an askpass script
+   * in `controlDir`: no secret in argv or the environment.
+   */
+  private async runRsync(
+    hostKey: { type: string; blob: Buffer },
+    controlDir: string,
+    transfer: string[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const d = this.destination;
+    const where = describeSshTarget(d);
+    const timeoutMs = this.options.retry.timeoutMs;
+    const knownHosts = path.join(controlDir, 'known_hosts');
+    // ssh connects to the checked address of a one-off destination, never resolving its name again.
+    const connectHost = connectHostOf(d);
+    const hostPattern = portOf(d) === 22 ? connectHost : `[${connectHost}]:${portOf(d)}`;
+    await fs.writeFile(knownHosts, `${hostPattern} ${hostKey.type} ${hostKey.blob.toString('base64')}\n`, {
+      mode: 0o600,
+    });
+    const sshArgs = [
+      'ssh', '-F', '/dev/null', '-p', String(portOf(d)),
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${knownHosts}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', `HostKeyAlgorithms=${hostKeyAlgorithms(hostKey.type)}`,
+      '-o', 'CheckHostIP=no',
+      '-o', 'UpdateHostKeys=no',
+      '-o', `ConnectTimeout=${Math.ceil(timeoutMs / 1000)}`,
+      '-o', 'ServerAliveInterval=15',
+      '-o', 'ServerAliveCountMax=4',
+    ];
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', HOME: controlDir };
+    if (d.privateKey) {
+      const keyFile = path.join(controlDir, 'id');
+      await fs.writeFile(keyFile, d.privateKey.endsWith('\n') ? d.privateKey : `${d.privateKey}\n`, { mode: 0o600 });
+      sshArgs.push('-i', keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-o', 'BatchMode=yes');
+    } else {
+      const secret = path.join(controlDir, 'secret');
+      const askpass = path.join(controlDir, 'askpass');
+      await fs.writeFile(secret, d.password ?? '', { mode: 0o600 });
+      await fs.writeFile(askpass, `#!/bin/sh\nexec cat ${shellQuote(secret)}\n`, { mode: 0o700 });
+      sshArgs.push(
+        '-o', 'PubkeyAuthentication=no',
+        '-o', 'PreferredAuthentications=password,keyboard-interactive',
+        '-o', 'NumberOfPasswordPrompts=1',
+      );
+      Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'none' });
+    }
+    const args = [
+      '-t', '--chmod=F640',
+      `--timeout=${Math.ceil(Math.max(timeoutMs, 30_000) / 1000)}`,
+      '-e', sshArgs.map(a => (/[\s'"\\]/.test(a) ? shellQuote(a) : a)).join(' '),
+      '--', ...transfer,
+    ];
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(this.options.rsyncPath ?? 'rsync', args, {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true, // its own session: no controlling terminal for ssh to prompt on
+        signal, // cancel ends the transfer (rsync's own --timeout bounds a stalled server)
+      });
+      let stderr = '';
+      child.stderr!.on('data', c => (stderr = (stderr + c).slice(-STDERR_TAIL)));
+      child.on('error', error =>
+        reject(
+          new ArchiveSinkError(signal?.aborted ? `${where}: cancelled` : `${where}: cannot run rsync: ${error.message}`, {
+            transient: false,
+          }),
+        ),
+      );
+      child.on('close', code => {
+        if (code === 0) resolve();
+        else {
+          reject(
+            new ArchiveSinkError(`${where}: rsync exited with code ${code}: ${stderr.trim().slice(-500)}`, {
+              transient: rsyncTransient(code, stderr),
+            }),
+          );
+        }
+      });
+    });
+  }
+
   async open(target: ArchiveTarget, openOptions?: { signal?: AbortSignal }): Promise<ArchiveUpload> {
     const d = this.destination;
     const where = describeSshTarget(d);
@@ -120,78 +221,8 @@ export class RsyncArchiveSink implements ArchiveSink {
     const uri = remoteUri('rsync', d, paths.file, true);
     let sidecarCreated = false;
 
-    const rsync = async (controlDir: string, signal?: AbortSignal) => {
-      const knownHosts = path.join(controlDir, 'known_hosts');
-      // ssh connects to the checked address of a one-off destination, never resolving its name again.
-      const connectHost = connectHostOf(d);
-      const hostPattern = portOf(d) === 22 ? connectHost : `[${connectHost}]:${portOf(d)}`;
-      await fs.writeFile(knownHosts, `${hostPattern} ${hostKey.type} ${hostKey.blob.toString('base64')}\n`, {
-        mode: 0o600,
-      });
-      const sshArgs = [
-        'ssh', '-F', '/dev/null', '-p', String(portOf(d)),
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', `UserKnownHostsFile=${knownHosts}`,
-        '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', `HostKeyAlgorithms=${hostKeyAlgorithms(hostKey.type)}`,
-        '-o', 'CheckHostIP=no',
-        '-o', 'UpdateHostKeys=no',
-        '-o', `ConnectTimeout=${Math.ceil(timeoutMs / 1000)}`,
-        '-o', 'ServerAliveInterval=15',
-        '-o', 'ServerAliveCountMax=4',
-      ];
-      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', HOME: controlDir };
-      if (d.privateKey) {
-        const keyFile = path.join(controlDir, 'id');
-        await fs.writeFile(keyFile, d.privateKey.endsWith('\n') ? d.privateKey : `${d.privateKey}\n`, { mode: 0o600 });
-        sshArgs.push('-i', keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-o', 'BatchMode=yes');
-      } else {
-        const secret = path.join(controlDir, 'secret');
-        const askpass = path.join(controlDir, 'askpass');
-        await fs.writeFile(secret, d.password ?? '', { mode: 0o600 });
-        await fs.writeFile(askpass, `#!/bin/sh\nexec cat ${shellQuote(secret)}\n`, { mode: 0o700 });
-        sshArgs.push(
-          '-o', 'PubkeyAuthentication=no',
-          '-o', 'PreferredAuthentications=password,keyboard-interactive',
-          '-o', 'NumberOfPasswordPrompts=1',
-        );
-        Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'none' });
-      }
-      const host = connectHost.includes(':') ? `[${connectHost}]` : connectHost;
-      const args = [
-        '-t', '--chmod=F640',
-        `--timeout=${Math.ceil(Math.max(timeoutMs, 30_000) / 1000)}`,
-        '-e', sshArgs.map(a => (/[\s'"\\]/.test(a) ? shellQuote(a) : a)).join(' '),
-        '--', staged, `${d.username}@${host}:${paths.partial}`,
-      ];
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn(this.options.rsyncPath ?? 'rsync', args, {
-          env,
-          stdio: ['ignore', 'ignore', 'pipe'],
-          detached: true, // its own session: no controlling terminal for ssh to prompt on
-          signal, // cancel ends the transfer (rsync's own --timeout bounds a stalled server)
-        });
-        let stderr = '';
-        child.stderr!.on('data', c => (stderr = (stderr + c).slice(-STDERR_TAIL)));
-        child.on('error', error =>
-          reject(
-            new ArchiveSinkError(signal?.aborted ? `${where}: cancelled` : `${where}: cannot run rsync: ${error.message}`, {
-              transient: false,
-            }),
-          ),
-        );
-        child.on('close', code => {
-          if (code === 0) resolve();
-          else {
-            reject(
-              new ArchiveSinkError(`${where}: rsync exited with code ${code}: ${stderr.trim().slice(-500)}`, {
-                transient: rsyncTransient(code, stderr),
-              }),
-            );
-          }
-        });
-      });
-    };
+    const rsync = (controlDir: string, signal?: AbortSignal) =>
+      this.runRsync(hostKey, controlDir, [staged, `${d.username}@${this.rsyncHost()}:${paths.partial}`], signal);
 
     const removeStage = () => fs.rm(stageDir, { recursive: true, force: true });
 
@@ -272,6 +303,103 @@ export class RsyncArchiveSink implements ArchiveSink {
         }
       },
     };
+  }
+
+  /**
+   * Reads back an archive this sink wrote: after the host-key check and a `test -f` of both files
+   * (so a missing one is named), rsync copies the archive and its sidecar into a private
+   * directory under `<backupDir>/.staging/`, and the returned stream reads that copy. The copy
+   * is removed when the stream closes (ended, destroyed or failed), or at once when anything
+   * before that fails. rsync failures are retried with backoff; `signal` stops rsync.
+   */
+  async read(uri: string, options?: { signal?: AbortSignal }): Promise<ArchiveDownload> {
+    const d = this.destination;
+    const where = describeSshTarget(d);
+    const uriPath = remoteUriPath('rsync', d, uri, true);
+    // remoteUri writes relative paths (below the login directory) with a leading `/` too.
+    const paths = archivePathsUnder(d.remoteDir, d.remoteDir.startsWith('/') ? uriPath : uriPath.slice(1));
+    if (!paths) {
+      throw new ArchiveSinkError(`${where}: refusing to read '${uri}': not an archive below ${d.remoteDir}`, {
+        transient: false,
+      });
+    }
+    const signal = options?.signal;
+    const timeoutMs = this.options.retry.timeoutMs;
+
+    const hostKey = await this.retry('connecting', async () => {
+      const session = await connectSsh(d, timeoutMs, signal);
+      try {
+        for (const file of [paths.sidecar, paths.file]) {
+          const { code } = await session.exec(`test -f ${shellQuote(file)} && test -r ${shellQuote(file)}`);
+          if (code !== 0) {
+            throw new ArchiveSinkError(`${where}: ${file} does not exist or cannot be read`, { transient: false });
+          }
+        }
+        return session.hostKey;
+      } finally {
+        session.close();
+      }
+    });
+
+    const stageDir = path.resolve(this.options.backupDir, '.staging', randomUUID());
+    await fs.mkdir(stageDir, { recursive: true, mode: 0o700 });
+    const removeStage = () => fs.rm(stageDir, { recursive: true, force: true });
+    try {
+      const remote = `${d.username}@${this.rsyncHost()}`;
+      await this.retry('downloading with rsync', async () => {
+        const controlDir = await fs.mkdtemp(controlDirPrefix(os.tmpdir(), process.pid));
+        try {
+          await fs.chmod(controlDir, 0o700);
+          await this.runRsync(
+            hostKey,
+            controlDir,
+            [`${remote}:${paths.sidecar}`, `${remote}:${paths.file}`, `${stageDir}/`],
+            signal,
+          );
+        } finally {
+          await fs.rm(controlDir, { recursive: true, force: true });
+        }
+      });
+      // rsync (without -l) skips what is not a regular file: a symlink on the server arrives as nothing.
+      const staged = (name: string, remoteFile: string) =>
+        fs.open(path.join(stageDir, name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(error => {
+          throw new ArchiveSinkError(`${where}: ${remoteFile} did not arrive (not a regular file?): ${messageOf(error)}`, {
+            transient: false,
+            cause: error,
+          });
+        });
+      const sidecarHandle = await staged(`${paths.fileName}.sha256`, paths.sidecar);
+      let sidecarText: string;
+      try {
+        const buffer = Buffer.alloc(MAX_SIDECAR_BYTES + 1);
+        const { bytesRead } = await sidecarHandle.read(buffer, 0, buffer.length, 0);
+        sidecarText = buffer.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await sidecarHandle.close();
+      }
+      const sidecarSha256 = parseSidecar(sidecarText, paths.fileName, `${where}: ${paths.sidecar}`);
+      const handle = await staged(paths.fileName, paths.file);
+      const { size } = await handle.stat().catch(async error => {
+        await handle.close();
+        throw error;
+      });
+      const stream = createReadStream('', { fd: handle, highWaterMark: 1024 * 1024, autoClose: true });
+      const onAbort = () => stream.destroy(new ArchiveSinkError(`${where}: cancelled`, { transient: false }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => {
+        signal?.removeEventListener('abort', onAbort);
+        removeStage().catch(error =>
+          this.options.logger.warn(`${where}: could not remove the staged copy ${stageDir}: ${messageOf(error)}`, {
+            destination: this.id,
+          }),
+        );
+      });
+      if (signal?.aborted) onAbort();
+      return { stream, bytes: size, sidecarSha256 };
+    } catch (error) {
+      await removeStage();
+      throw error;
+    }
   }
 }
 

@@ -11,13 +11,15 @@
  * allows commands (an SFTP-only account gets the size check only). Then the `.sha256` sidecar
  * is written and the archive renamed from `<file>.partial` to its final name.
  */
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { SFTPWrapper } from 'ssh2';
 import {
+  archivePathsUnder,
   messageOf,
   remoteArchivePaths,
   remoteUri,
+  remoteUriPath,
   sinkError,
   withLoggedRetry,
   describeRemote,
@@ -33,11 +35,27 @@ import {
   type SshSession,
 } from './sshConnection';
 import { abortable } from '../abortable';
-import { ArchiveSinkError, type ArchiveSink, type ArchiveTarget, type ArchiveUpload } from './types';
+import { MAX_SIDECAR_BYTES, parseSidecar } from './sidecar';
+import {
+  ArchiveSinkError,
+  type ArchiveDownload,
+  type ArchiveSink,
+  type ArchiveTarget,
+  type ArchiveUpload,
+} from './types';
 
 /** WRITE requests of this size, at most this many in flight. */
 const WRITE_CHUNK = 256 * 1024;
 const WRITES_IN_FLIGHT = 8;
+/**
+ * READ requests of this size, at most this many in flight. ssh2 splits a READ above 254 KiB
+ * (OpenSSH's packet limit) into sequential requests, so one request stays below it.
+ */
+const READ_CHUNK = 192 * 1024;
+const READS_IN_FLIGHT = 8;
+
+/** SFTP status 2: no such file. */
+const SFTP_NO_SUCH_FILE = 2;
 
 /** One SFTP request, bounded by its session's timeout and signal (see boundedSftp). */
 function sftpCall<T>(
@@ -144,6 +162,95 @@ class SftpHandleWriter extends Writable {
 
   get written() {
     return this.position;
+  }
+}
+
+/** One READ at `position`; the server may return fewer bytes than asked (never more). */
+function sftpRead(sftp: SFTPWrapper, handle: Buffer, position: number, length: number): Promise<Buffer> {
+  return sftpCall<Buffer>(sftp, 'read', cb =>
+    sftp.read(handle, Buffer.allocUnsafe(length), 0, length, position, (err, bytesRead, buffer) =>
+      cb(err, err ? undefined : buffer.subarray(0, bytesRead)),
+    ),
+  );
+}
+
+/**
+ * Reads an open SFTP handle of a known size, several READ requests in flight and in order. It
+ * only asks for more when the consumer does (`_read`), so a paused consumer stops the requests,
+ * and memory stays at the stream buffer plus the requests in flight. Every READ has the
+ * session's timeout; destroying the stream closes the session.
+ */
+class SftpHandleReader extends Readable {
+  private offset = 0;
+  private readonly queue: { position: number; length: number; data: Promise<Buffer> }[] = [];
+  private pumping = false;
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private readonly handle: Buffer,
+    private readonly size: number,
+    /** Names the transfer in errors: `SCP user@host:port: reading <file>`. */
+    private readonly what: string,
+    private readonly release: () => void,
+  ) {
+    super({ highWaterMark: READ_CHUNK * READS_IN_FLIGHT });
+  }
+
+  private request(position: number, length: number) {
+    const data = sftpRead(this.sftp, this.handle, position, length);
+    data.catch(() => {}); // observed in order by pump()
+    return { position, length, data };
+  }
+
+  private fill() {
+    while (this.queue.length < READS_IN_FLIGHT && this.offset < this.size) {
+      const length = Math.min(READ_CHUNK, this.size - this.offset);
+      this.queue.push(this.request(this.offset, length));
+      this.offset += length;
+    }
+  }
+
+  private async pump() {
+    for (;;) {
+      this.fill();
+      const next = this.queue.shift();
+      if (!next) {
+        this.push(null);
+        return;
+      }
+      const data = await next.data;
+      if (this.destroyed) return;
+      if (data.length === 0) {
+        throw new ArchiveSinkError(`${this.what}: the file ended at ${next.position} of ${this.size} bytes`, {
+          transient: false,
+        });
+      }
+      if (data.length < next.length) {
+        // A short read: ask for the rest before anything queued behind it.
+        this.queue.unshift(this.request(next.position + data.length, next.length - data.length));
+      }
+      if (!this.push(data)) return;
+    }
+  }
+
+  _read() {
+    if (this.pumping) return;
+    this.pumping = true;
+    this.pump().then(
+      () => {
+        this.pumping = false;
+      },
+      error => {
+        this.pumping = false;
+        // The file opened and its size was known: reading it again may well succeed.
+        this.destroy(error instanceof ArchiveSinkError ? error : sinkError(this.what, error, true));
+      },
+    );
+  }
+
+  _destroy(error: Error | null, callback: (error?: Error | null) => void) {
+    this.release();
+    callback(error);
   }
 }
 
@@ -287,5 +394,87 @@ export class ScpArchiveSink implements ArchiveSink {
         }
       },
     };
+  }
+
+  /**
+   * The remote path of an archive URI this sink wrote: its absolute path (below the real path
+   * of `remoteDir`), or, when realpath failed at upload, its path relative to the login
+   * directory. Anything else is refused.
+   */
+  private async archivePathsOf(uri: string, sftp: SFTPWrapper) {
+    const d = this.destination;
+    const uriPath = remoteUriPath('sftp', d, uri, true);
+    let paths = archivePathsUnder(d.remoteDir, uriPath);
+    if (!paths && !d.remoteDir.startsWith('/')) {
+      paths = archivePathsUnder(d.remoteDir, uriPath.slice(1));
+      if (!paths) {
+        const realDir = await sftpCall<string>(sftp, 'realpath', cb => sftp.realpath(d.remoteDir, cb)).catch(
+          () => undefined,
+        );
+        if (realDir) paths = archivePathsUnder(realDir, uriPath);
+      }
+    }
+    if (!paths) {
+      throw new ArchiveSinkError(
+        `${describeSshTarget(d)}: refusing to read '${uri}': not an archive below ${d.remoteDir}`,
+        { transient: false },
+      );
+    }
+    return paths;
+  }
+
+  /**
+   * Reads back an archive this sink wrote over SFTP: the sidecar first (at most a few KiB),
+   * then the archive with several READ requests in flight, only as fast as the reader takes
+   * them. The host key is pinned as for uploads.
+   */
+  async read(uri: string, options?: { signal?: AbortSignal }): Promise<ArchiveDownload> {
+    const d = this.destination;
+    const where = describeSshTarget(d);
+    // Refuse another host, port or user before connecting anywhere.
+    remoteUriPath('sftp', d, uri, true);
+    const signal = options?.signal;
+    const timeoutMs = this.options.retry.timeoutMs;
+    const missingOr = (file: string, error: unknown) =>
+      (error as { code?: unknown })?.code === SFTP_NO_SUCH_FILE
+        ? new ArchiveSinkError(`${where}: ${file} does not exist`, { transient: false, cause: error })
+        : error;
+
+    const { session, sftp, handle, size, sidecarSha256, file } = await this.retry('reading', async () => {
+      const s = await connectSsh(d, timeoutMs, signal);
+      try {
+        const channel = await s.sftp();
+        const paths = await this.archivePathsOf(uri, channel);
+        const sidecarHandle = await sftpCall<Buffer>(channel, 'open', cb => channel.open(paths.sidecar, 'r', cb)).catch(
+          error => {
+            throw missingOr(paths.sidecar, error);
+          },
+        );
+        const sidecarText = await sftpRead(channel, sidecarHandle, 0, MAX_SIDECAR_BYTES + 1);
+        await sftpCall(channel, 'close', cb => channel.close(sidecarHandle, cb));
+        const sha256 = parseSidecar(sidecarText.toString('utf8'), paths.fileName, `${where}: ${paths.sidecar}`);
+        const h = await sftpCall<Buffer>(channel, 'open', cb => channel.open(paths.file, 'r', cb)).catch(error => {
+          throw missingOr(paths.file, error);
+        });
+        const info = await sftpCall<{ size: number; isFile(): boolean }>(channel, 'fstat', cb => channel.fstat(h, cb));
+        if (!info.isFile()) throw new ArchiveSinkError(`${where}: ${paths.file} is not a regular file`, { transient: false });
+        return { session: s, sftp: channel, handle: h, size: info.size, sidecarSha256: sha256, file: paths.file };
+      } catch (error) {
+        s.close();
+        throw error;
+      }
+    });
+
+    const stream = new SftpHandleReader(sftp, handle, size, `${where}: reading ${file}`, () => session.close());
+    const onAbort = () => stream.destroy(new ArchiveSinkError(`${where}: cancelled`, { transient: false }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stream.once('close', () => signal?.removeEventListener('abort', onAbort));
+    session.client.once('close', () => {
+      if (!stream.destroyed && !stream.readableEnded) {
+        stream.destroy(new ArchiveSinkError(`${where}: reading ${file}: the connection closed`, { transient: true }));
+      }
+    });
+    if (signal?.aborted) onAbort();
+    return { stream, bytes: size, sidecarSha256 };
   }
 }

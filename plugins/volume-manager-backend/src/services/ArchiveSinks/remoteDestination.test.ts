@@ -2,12 +2,15 @@ import { mkdirSync, mkdtempSync, utimesSync, writeFileSync, existsSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import {
+  archivePathsUnder,
   isTransientError,
   normalizeHostKeySha256,
   normalizeRemoteDestination,
   normalizeRemoteDir,
   remoteUri,
+  remoteUriPath,
   withRetry,
+  type RemoteDestination,
 } from './remoteDestination';
 import { sweepStaleStaging } from './RsyncArchiveSink';
 import { ArchiveSinkError } from './types';
@@ -122,5 +125,87 @@ describe('sweepStaleStaging', () => {
     expect(await sweepStaleStaging(backupDir, 600_000)).toEqual([old]);
     expect(existsSync(old)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
+  });
+});
+
+describe('remoteUriPath and archivePathsUnder (reading back what a sink wrote)', () => {
+  const layout = 'c1/ns/data/data-20261204T100000Z.tar.gz';
+  const dest = (over: Partial<RemoteDestination>): RemoteDestination =>
+    normalizeRemoteDestination(
+      { type: 'ftp', host: 'ftp.example.com', username: 'u', password: 'p', remoteDir: 'backups', ...over } as never,
+      { id: 'x', what: 'test' },
+    );
+
+  it.each([
+    ['ftp', 'backups', false],
+    ['ftp', '.', false],
+    ['ftp', '/srv/backups', false],
+    ['ftp', '/', false],
+    ['ftps', 'backups', false],
+    ['scp', '/home/u/backups', true],
+    ['scp', '/', true],
+    ['rsync', 'backups', true],
+    ['rsync', '/srv/backups', true],
+  ] as const)('%s with remoteDir %s: the URI remoteUri formed leads back to the same file', (type, remoteDir, user) => {
+    for (const host of ['ftp.example.com', '192.0.2.7', '2001:db8::7']) {
+      const d = dest({ type, remoteDir, host, port: 2121 } as never);
+      const scheme = type === 'scp' ? 'sftp' : type;
+      const file = [d.remoteDir, layout].filter(p => p !== '.').join('/').replace(/^\/\//, '/');
+      const uri = remoteUri(scheme, d, file, user);
+      let p = remoteUriPath(scheme, d, uri, user);
+      if (!scheme.startsWith('ftp') && !d.remoteDir.startsWith('/')) p = p.slice(1);
+      expect(archivePathsUnder(d.remoteDir, p)?.file).toBe(file);
+    }
+  });
+
+  it('compares hosts as a URL parser does, and knows that ftp:// leaves out port 21', () => {
+    const d = dest({ host: '2001:db8:0:0::7', port: undefined } as never);
+    expect(remoteUriPath('ftp', d, `ftp://[2001:DB8::7]/backups/${layout}`, false)).toBe(`backups/${layout}`);
+    expect(remoteUriPath('ftp', d, `ftp://[2001:db8::7]:21/%2Fsrv/${layout}`, false)).toBe(`/srv/${layout}`);
+    const named = dest({ host: 'FTP.example.com' } as never);
+    expect(remoteUriPath('ftp', named, `ftp://ftp.EXAMPLE.com/backups/${layout}`, false)).toBe(`backups/${layout}`);
+  });
+
+  it.each([
+    ['another scheme', `sftp://ftp.example.com:21/backups/${'L'}`],
+    ['another host', `ftp://evil.example.com/backups/L`],
+    ['an address for the name', `ftp://192.0.2.7/backups/L`],
+    ['another port', `ftp://ftp.example.com:2121/backups/L`],
+    ['a user', `ftp://u@ftp.example.com/backups/L`],
+    ['a password', `ftp://:pw@ftp.example.com/backups/L`],
+    ['a query', `ftp://ftp.example.com/backups/L?x=1`],
+    ['a fragment', `ftp://ftp.example.com/backups/L#x`],
+    ['an encoded slash', `ftp://ftp.example.com/backups%2F..%2F..%2Fetc/L`],
+    ['an encoded backslash', `ftp://ftp.example.com/backups/..%5C..%5Cetc/L`],
+    ['an empty segment', `ftp://ftp.example.com/backups//L`],
+    ['a NUL', `ftp://ftp.example.com/backups/%00/L`],
+    ['malformed escapes', `ftp://ftp.example.com/backups/%E0%A4%A/L`],
+    ['no host', `ftp:///backups/L`],
+    ['not a URI', `backups/L`],
+  ])('refuses %s', (_what, uri) => {
+    const call = () => remoteUriPath('ftp', dest({}), uri.replace('L', layout), false);
+    expect(call).toThrow(/refusing to read/);
+    expect(call).toThrow(ArchiveSinkError);
+  });
+
+  it('leaves only archives directly in the layout below remoteDir', () => {
+    expect(archivePathsUnder('backups', `backups/${layout}`)?.sidecar).toBe(`backups/${layout}.sha256`);
+    for (const p of [
+      `other/${layout}`,
+      `backupsx/${layout}`,
+      `backups/x/${layout}`,
+      `backups/${layout}.sha256`,
+      `backups/${layout}.partial`,
+      'backups/c1/ns/data/other-20261204T100000Z.tar.gz',
+      'backups/c1/ns/data/data-2026.tar.gz',
+      'backups/c1/../data/data-20261204T100000Z.tar.gz',
+      'backups/../ns/data/data-20261204T100000Z.tar.gz',
+      'backups/.c1/ns/data/data-20261204T100000Z.tar.gz',
+      layout,
+    ]) {
+      expect({ p, paths: archivePathsUnder('backups', p) }).toEqual({ p, paths: undefined });
+    }
+    expect(archivePathsUnder('.', layout)?.file).toBe(layout);
+    expect(archivePathsUnder('/', `/${layout}`)?.file).toBe(`/${layout}`);
   });
 });

@@ -299,3 +299,98 @@ export function normalizeRemoteDestination(
     keepLocalCopy: input.keepLocalCopy ?? false,
   };
 }
+
+/** `<pvc>-<yyyymmddThhmmssZ>.tar.gz` below `<cluster>/<namespace>/<pvc>/`: the layout every sink writes. */
+const ARCHIVE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const ARCHIVE_STAMP = /^\d{8}T\d{6}Z\.tar\.gz$/;
+
+/**
+ * The archive paths of `remotePath` when it is an archive directly in the layout below
+ * `remoteDir` (`<remoteDir>/<cluster>/<namespace>/<pvc>/<pvc>-<stamp>.tar.gz`), else undefined.
+ * Nothing is resolved: `..`, `.`, empty segments and anything outside `remoteDir` fail.
+ */
+export function archivePathsUnder(remoteDir: string, remotePath: string): RemoteArchivePaths | undefined {
+  const prefix = remoteDir === '.' ? '' : `${remoteDir.replace(/\/+$/, '')}/`;
+  if (!remotePath.startsWith(prefix)) return undefined;
+  const segments = remotePath.slice(prefix.length).split('/');
+  if (segments.length !== 4) return undefined;
+  const [cluster, namespace, pvc, fileName] = segments;
+  if (![cluster, namespace, pvc].every(s => ARCHIVE_SEGMENT.test(s) && !s.includes('..'))) return undefined;
+  if (!fileName.startsWith(`${pvc}-`) || !ARCHIVE_STAMP.test(fileName.slice(pvc.length + 1))) return undefined;
+  const dir = path.posix.join(remoteDir, cluster, namespace, pvc);
+  const file = path.posix.join(dir, fileName);
+  return {
+    dir,
+    fileName,
+    file,
+    partial: `${file}.partial`,
+    sidecar: `${file}.sha256`,
+    sidecarPartial: `${file}.sha256.partial`,
+  };
+}
+
+/** The ports a URL parser leaves out of a URI because they are the scheme's default. */
+const DEFAULT_URI_PORTS: Record<string, number> = { ftp: 21 };
+
+/**
+ * The decoded path of an archive URI formed by {@link remoteUri} for this destination. The
+ * scheme, host, port (and user, when `user`) must be this destination's, or the URI is refused
+ * with a final ArchiveSinkError: a sink only reads what it wrote. For FTP the path is relative
+ * to the login directory unless it starts with `/` (`%2F` in the URI); for the SSH schemes it
+ * always starts with `/` (remoteUri writes relative and absolute paths alike there), and the
+ * sink decides which it is.
+ */
+export function remoteUriPath(scheme: string, d: RemoteDestination, uri: string, user: boolean): string {
+  const refuse = (why: string) =>
+    new ArchiveSinkError(`${scheme.toUpperCase()} ${d.host}:${portOf(d)}: refusing to read '${uri}': ${why}`, {
+      transient: false,
+    });
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw refuse('not a URI');
+  }
+  if (url.protocol !== `${scheme}:`) throw refuse(`not a ${scheme}:// URI of this destination`);
+  // Both through the same parser, so `0:0::1` and `::1`, or `Host` and `host`, compare equal.
+  const hostOf = (h: string) => {
+    try {
+      return new URL(`${scheme}://${h.includes(':') && !h.startsWith('[') ? `[${h}]` : h}/`).hostname.toLowerCase();
+    } catch {
+      return undefined;
+    }
+  };
+  const port = url.port ? Number(url.port) : DEFAULT_URI_PORTS[scheme];
+  if (!url.hostname || hostOf(url.hostname) !== hostOf(d.host) || port !== portOf(d)) {
+    throw refuse('another host or port than this destination');
+  }
+  let username: string;
+  try {
+    username = decodeURIComponent(url.username);
+  } catch {
+    throw refuse('a malformed user name');
+  }
+  if ((user ? username !== d.username : username !== '') || url.password || url.search || url.hash) {
+    throw refuse(user ? 'another user than this destination' : 'a user, query or fragment');
+  }
+  // The raw path, before any decoding: encoded `/`, `..` and `.` must not hide in a segment.
+  const raw = url.pathname.split('/').slice(1);
+  let decoded: string[];
+  try {
+    decoded = raw.map(s => decodeURIComponent(s));
+  } catch {
+    throw refuse('a malformed path');
+  }
+  let absolute = false;
+  if (scheme.startsWith('ftp') && decoded[0]?.startsWith('/')) {
+    // RFC 1738: `%2F` as the first segment's start marks an absolute FTP path.
+    absolute = true;
+    decoded[0] = decoded[0].slice(1);
+  }
+  if (decoded.some(s => s === '' || s === '.' || s === '..' || /[/\\\0]/.test(s))) {
+    throw refuse("an empty, '.' or '..' segment, or an encoded '/'");
+  }
+  const joined = decoded.join('/');
+  return absolute || !scheme.startsWith('ftp') ? `/${joined}` : joined;
+}
+

@@ -7,13 +7,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from '@kubernetes/client-node';
-import { HELPER_POD_MANAGED_BY_LABEL } from '@nkvm/backstage-plugin-volume-manager-common';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { VolumeManagerConfig } from '../../config/readVolumeManagerConfig';
-import type { ClusterClient } from '../../kubernetes/ClusterClient';
 import { KubernetesApiError } from '../../kubernetes/errors';
 import { ExecFailedError, execStream } from '../../kubernetes/execStream';
-import { createPod, deletePod, getNode, listPods } from '../../kubernetes/pods';
+import { createPod } from '../../kubernetes/pods';
 import {
   isTransientArchiveSinkError,
   type ArchiveSink,
@@ -22,12 +20,15 @@ import {
 } from '../ArchiveSinks/types';
 import { abortable } from '../abortable';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
+import { describeHelperIdentity, HELPER_CONTAINER, helperPodSpec } from './helperPodSpec';
 import {
-  describeHelperIdentity,
-  HELPER_CONTAINER,
-  helperPodSpec,
-  type WorkloadIdentity,
-} from './helperPodSpec';
+  deleteHelper,
+  explainRefusedHelper,
+  hostnameOf,
+  podsUsingClaim,
+  tolerationsForVolumeNode,
+  workloadSecurity,
+} from './helperSupport';
 import { waitForHelperPod } from './waitForHelperPod';
 
 export const TAR_COMMAND = ['tar', '-czf', '-', '-C', '/data', '.'];
@@ -64,95 +65,16 @@ export class BackupCancelledError extends Error {
   }
 }
 
-function mountsClaim(pod: V1Pod, claim: string): boolean {
-  return (pod.spec?.volumes ?? []).some(v => v.persistentVolumeClaim?.claimName === claim);
-}
-
-function isActive(pod: V1Pod): boolean {
-  return pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
-}
-
-function workloadSecurity(pod: V1Pod | undefined, claim: string): WorkloadIdentity | undefined {
-  if (!pod) return undefined;
-  const volumeNames = new Set(
-    (pod.spec?.volumes ?? []).filter(v => v.persistentVolumeClaim?.claimName === claim).map(v => v.name),
-  );
-  const container = (pod.spec?.containers ?? []).find(c =>
-    (c.volumeMounts ?? []).some(m => volumeNames.has(m.name)),
-  );
-  const podCtx = pod.spec?.securityContext;
-  const containerCtx = container?.securityContext;
-  return {
-    runAsUser: containerCtx?.runAsUser ?? podCtx?.runAsUser,
-    runAsGroup: containerCtx?.runAsGroup ?? podCtx?.runAsGroup,
-    runAsNonRoot: containerCtx?.runAsNonRoot ?? podCtx?.runAsNonRoot,
-    fsGroup: podCtx?.fsGroup,
-    supplementalGroups: podCtx?.supplementalGroups,
-  };
-}
-
-async function hostnameOf(client: ClusterClient, node: string, signal: AbortSignal): Promise<string> {
-  try {
-    const n = await getNode(client, node, signal);
-    return n.metadata?.labels?.['kubernetes.io/hostname'] ?? node;
-  } catch {
-    if (signal.aborted) throw new BackupCancelledError();
-    return node; // without `get nodes`, the node name is the usual hostname label
+/** Advice for a backup helper that admission refused. */
+function backupAdmissionHint(pod: V1Pod): string | undefined {
+  const added = pod.spec?.containers[0]?.securityContext?.capabilities?.add ?? [];
+  if (added.includes('DAC_READ_SEARCH')) {
+    return `The namespace is listed in volumeManager.helper.readAllNamespaces (root with DAC_READ_SEARCH), which only namespaces enforcing "privileged" admit; remove it there.`;
   }
-}
-
-/**
- * The tolerations a helper needs to land where an unmounted PVC's volume lives: a node-local PV
- * (local-path, local volumes) carries node affinity, and if that node is tainted no pod is there
- * to copy tolerations from. Without read access to the PV or the node this gives none, and the
- * helper's Pending reason says why.
- */
-async function tolerationsForVolumeNode(
-  client: ClusterClient,
-  pvc: V1PersistentVolumeClaim,
-  signal: AbortSignal,
-): Promise<V1Toleration[] | undefined> {
-  const volumeName = pvc.spec?.volumeName;
-  if (!volumeName) return undefined;
-  try {
-    const pv = await client.get<V1PersistentVolume>('persistentvolumes', undefined, volumeName, { signal });
-    const hostnames = (pv.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [])
-      .flatMap(term => term.matchExpressions ?? [])
-      .filter(e => e.key === 'kubernetes.io/hostname' && e.operator === 'In')
-      .flatMap(e => e.values ?? []);
-    if (hostnames.length !== 1) return undefined;
-    const node = await getNode(client, hostnames[0], signal);
-    const tolerations = (node.spec?.taints ?? [])
-      .filter(t => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
-      .map(t => ({ key: t.key, operator: t.value ? 'Equal' : 'Exists', ...(t.value && { value: t.value }), effect: t.effect }));
-    return tolerations.length ? tolerations : undefined;
-  } catch {
-    if (signal.aborted) throw new BackupCancelledError();
-    return undefined;
+  if (pod.spec?.securityContext?.runAsUser === 0) {
+    return `The workload sets no non-root runAsUser, so the helper runs as root; set the workload's securityContext.runAsUser, or volumeManager.helper.defaultSecurityMode: nonroot.`;
   }
-}
-
-/**
- * A helper pod that admission or a quota refused is the namespace's rule, not a bug: say so,
- * with the identity the helper asked for and what would let it in.
- */
-function explainRefusedHelper(error: unknown, pod: V1Pod): unknown {
-  if (!(error instanceof KubernetesApiError)) return error;
-  const refusal = error.refusal;
-  if (refusal === 'admission') {
-    const added = pod.spec?.containers[0]?.securityContext?.capabilities?.add ?? [];
-    let hint = '';
-    if (added.includes('DAC_READ_SEARCH')) {
-      hint = `The namespace is listed in volumeManager.helper.readAllNamespaces (root with DAC_READ_SEARCH), which only namespaces enforcing "privileged" admit; remove it there.`;
-    } else if (pod.spec?.securityContext?.runAsUser === 0) {
-      hint = `The workload sets no non-root runAsUser, so the helper runs as root; set the workload's securityContext.runAsUser, or volumeManager.helper.defaultSecurityMode: nonroot.`;
-    }
-    return new BackupRefusedError(
-      `${error.message} The helper asked for ${describeHelperIdentity(pod)}.${hint ? ` ${hint}` : ''}`,
-    );
-  }
-  if (refusal === 'quota') return new BackupRefusedError(error.message);
-  return error;
+  return undefined;
 }
 
 /** tar met files the helper's identity may not read: say which identity, and the way out. */
@@ -175,23 +97,9 @@ export function createBackupExecutor(options: {
 }) {
   const { registry, config, logger, installationId } = options;
 
-  async function deleteHelper(client: ClusterClient, namespace: string, name: string) {
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        await deletePod(client, namespace, name);
-        return;
-      } catch (error) {
-        if (attempt === 3) {
-          logger.error(`Could not delete helper pod ${namespace}/${name}; the janitor will retry`, error as Error);
-        } else {
-          await new Promise(r => setTimeout(r, 500 * attempt));
-        }
-      }
-    }
-  }
-
   return {
     async run(job: BackupJob, sink: ArchiveSink, hooks: BackupJobHooks): Promise<BackupOutcome> {
+      const cancelled = () => new BackupCancelledError();
       const client = await registry.getClient(job.cluster, job.requestedBy);
       let pvc: V1PersistentVolumeClaim;
       try {
@@ -209,10 +117,7 @@ export function createBackupExecutor(options: {
           `PVC '${job.namespace}/${job.pvc}' is ${pvc.status?.phase ?? 'not Bound'}; only Bound PVCs hold data to back up`,
         );
       }
-      const users = (await listPods(client, { namespace: job.namespace, signal: hooks.signal }))
-        .filter(p => isActive(p) && mountsClaim(p, job.pvc))
-        .filter(p => !p.metadata?.labels?.[HELPER_POD_MANAGED_BY_LABEL])
-        .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      const users = await podsUsingClaim(client, job.namespace, job.pvc, hooks.signal);
       const modes = pvc.spec?.accessModes ?? [];
       if (modes.includes('ReadWriteOncePod') && users.length > 0) {
         throw new BackupRefusedError(
@@ -230,10 +135,10 @@ export function createBackupExecutor(options: {
         installationId: await installationId(),
         image: config.helper.image,
         activeDeadlineSeconds: config.helper.activeDeadlineSeconds,
-        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!, hooks.signal) : undefined,
+        hostname: pinned ? await hostnameOf(client, user!.spec!.nodeName!, hooks.signal, cancelled) : undefined,
         tolerations: pinned
           ? user?.spec?.tolerations
-          : (users.length === 0 && (await tolerationsForVolumeNode(client, pvc, hooks.signal))) || undefined,
+          : (users.length === 0 && (await tolerationsForVolumeNode(client, pvc, hooks.signal, cancelled))) || undefined,
         workloadSecurity: workloadSecurity(user, job.pvc),
         defaultSecurityMode: config.helper.defaultSecurityMode,
         readAll: config.helper.readAllNamespaces.includes(job.namespace),
@@ -248,7 +153,6 @@ export function createBackupExecutor(options: {
       };
       const abortLate = (late: ArchiveUpload) =>
         late.abort().catch(e => logger.warn(`Could not remove a partial archive: ${e}`));
-      const cancelled = () => new BackupCancelledError();
       // A sink (a module's) that ignores the signal cannot hold a cancelled item.
       const open = () => abortable(sink.open(target, { signal: hooks.signal }), hooks.signal, cancelled, abortLate);
       let upload: ArchiveUpload | undefined = await open();
@@ -262,7 +166,7 @@ export function createBackupExecutor(options: {
         created = true;
         await createPod(client, spec, hooks.signal).catch(error => {
           if (error instanceof KubernetesApiError && error.clusterStatusCode !== undefined) created = false;
-          throw explainRefusedHelper(error, spec);
+          throw explainRefusedHelper(error, spec, m => new BackupRefusedError(m), backupAdmissionHint);
         });
         hooks.onHelperPod(podName, pinned ? user!.spec!.nodeName! : null);
         const running = await waitForHelperPod(client, job.namespace, podName, {
@@ -331,7 +235,7 @@ export function createBackupExecutor(options: {
         }
         throw explainUnreadable(error, spec);
       } finally {
-        if (created) await deleteHelper(client, job.namespace, podName);
+        if (created) await deleteHelper(client, job.namespace, podName, logger);
       }
     },
   };

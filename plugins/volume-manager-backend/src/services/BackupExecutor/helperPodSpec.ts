@@ -12,26 +12,41 @@
  *   opted in (`helper.readAllNamespaces`).
  * - It can never outlive its item for long: activeDeadlineSeconds is a backstop, and the
  *   labels let the janitor find helpers no live item of this installation owns.
+ *
+ * A restore helper (`restore` set) is the same pod in write mode: the PVC is mounted read-write,
+ * it is labelled with the restore id instead of run and item, and its identity follows the
+ * restore's ownership: `preserve` runs as root with only CHOWN, FOWNER, DAC_OVERRIDE and FSETID
+ * (all on the baseline list) so tar can give every file its archived uid/gid and mode;
+ * `workload` takes the workload's identity exactly as a backup helper does (what `restricted`
+ * admits), and files then belong to that uid.
  */
 import type { V1Pod, V1PodSecurityContext, V1SecurityContext, V1Toleration } from '@kubernetes/client-node';
 import {
   HELPER_POD_MANAGED_BY_LABEL,
   HELPER_POD_MANAGED_BY_VALUE,
 } from '@nkvm/backstage-plugin-volume-manager-common';
+import type { RestoreOwnership } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { HelperSecurityMode } from '../../config/readVolumeManagerConfig';
 
 export const RUN_ID_LABEL = 'volume-manager.nkvm.io/run-id';
 export const ITEM_ID_LABEL = 'volume-manager.nkvm.io/item-id';
+/** On restore helpers (and the PVCs a restore creates): the restore they belong to. */
+export const RESTORE_ID_LABEL = 'volume-manager.nkvm.io/restore-id';
 /** Which installation made the helper: its janitor deletes only those. */
 export const INSTALLATION_ID_LABEL = 'volume-manager.nkvm.io/installation-id';
 export const PVC_ANNOTATION = 'volume-manager.nkvm.io/pvc';
 export const HELPER_CONTAINER = 'backup';
+export const RESTORE_HELPER_CONTAINER = 'restore';
+/** What a `preserve` restore helper needs to set archived owners, modes and times as root. */
+export const RESTORE_PRESERVE_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'FSETID'];
 
+/** A backup helper (read-only, with runId and itemId), or a restore helper (read-write) when `restore` is set. */
 export interface HelperPodInput {
   namespace: string;
   pvc: string;
-  runId: string;
-  itemId: string;
+  runId?: string;
+  itemId?: string;
+  restore?: { restoreId: string; ownership: RestoreOwnership };
   /** `volumeManager.installationId`, or the id stored in the plugin database. */
   installationId: string;
   image: string;
@@ -67,7 +82,13 @@ function securityContexts(input: HelperPodInput): {
     readOnlyRootFilesystem: true,
     capabilities: { drop: ['ALL'] },
   };
-  if (input.readAll) {
+  if (input.restore?.ownership === 'preserve') {
+    return {
+      pod: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false },
+      container: { ...container, capabilities: { drop: ['ALL'], add: [...RESTORE_PRESERVE_CAPABILITIES] } },
+    };
+  }
+  if (input.readAll && !input.restore) {
     return {
       pod: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false },
       container: { ...container, capabilities: { drop: ['ALL'], add: ['DAC_READ_SEARCH'] } },
@@ -103,18 +124,25 @@ export function helperPodName(itemId: string): string {
   return `nkvm-backup-${itemId.replace(/[^a-z0-9]/g, '').slice(0, 12)}`;
 }
 
+export function restoreHelperPodName(restoreId: string): string {
+  return `nkvm-restore-${restoreId.replace(/[^a-z0-9]/g, '').slice(0, 12)}`;
+}
+
 export function helperPodSpec(input: HelperPodInput): V1Pod {
   const security = securityContexts(input);
+  const write = input.restore !== undefined;
+  if (!input.restore && (!input.runId || !input.itemId)) throw new Error('A backup helper needs a run id and an item id');
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: helperPodName(input.itemId),
+      name: input.restore ? restoreHelperPodName(input.restore.restoreId) : helperPodName(input.itemId!),
       namespace: input.namespace,
       labels: {
         [HELPER_POD_MANAGED_BY_LABEL]: HELPER_POD_MANAGED_BY_VALUE,
-        [RUN_ID_LABEL]: input.runId,
-        [ITEM_ID_LABEL]: input.itemId,
+        ...(input.restore
+          ? { [RESTORE_ID_LABEL]: input.restore.restoreId }
+          : { [RUN_ID_LABEL]: input.runId!, [ITEM_ID_LABEL]: input.itemId! }),
         [INSTALLATION_ID_LABEL]: input.installationId,
       },
       annotations: { [PVC_ANNOTATION]: input.pvc },
@@ -130,7 +158,7 @@ export function helperPodSpec(input: HelperPodInput): V1Pod {
       securityContext: { ...security.pod, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
-          name: HELPER_CONTAINER,
+          name: write ? RESTORE_HELPER_CONTAINER : HELPER_CONTAINER,
           image: input.image,
           // Idles until the backend execs tar; the deadline ends it whatever happens.
           command: ['sleep', String(input.activeDeadlineSeconds)],
@@ -139,10 +167,10 @@ export function helperPodSpec(input: HelperPodInput): V1Pod {
             requests: { cpu: '50m', memory: '32Mi' },
             limits: { memory: '256Mi' },
           },
-          volumeMounts: [{ name: 'data', mountPath: '/data', readOnly: true }],
+          volumeMounts: [{ name: 'data', mountPath: '/data', readOnly: !write }],
         },
       ],
-      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: input.pvc, readOnly: true } }],
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: input.pvc, readOnly: !write } }],
     },
   };
 }

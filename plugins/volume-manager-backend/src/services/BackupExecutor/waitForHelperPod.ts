@@ -58,7 +58,7 @@ export async function waitForHelperPod(
   client: ClusterClient,
   namespace: string,
   name: string,
-  options: { timeoutMs: number; signal?: AbortSignal; maxPollMs?: number },
+  options: { timeoutMs: number; signal?: AbortSignal; maxPollMs?: number; purpose?: 'backup' | 'restore' },
 ): Promise<V1Pod> {
   const deadline = Date.now() + options.timeoutMs;
   // Start polling fast (a scheduled pod is often Running within a second), then back off.
@@ -69,7 +69,7 @@ export async function waitForHelperPod(
     if (phase === 'Running') return pod;
     if (phase === 'Failed' || phase === 'Succeeded') {
       throw new HelperPodNotRunningError(
-        await explain(client, pod, `Helper pod '${name}' ended before the backup could start`, options.signal),
+        await explain(client, pod, `Helper pod '${name}' ended before the ${options.purpose ?? 'backup'} could start`, options.signal),
       );
     }
     const hopeless = waitingReasons(pod).find(r => HOPELESS_WAITING_REASONS.has(r.split(':')[0]));
@@ -88,7 +88,7 @@ export async function waitForHelperPod(
         ),
       );
     }
-    if (options.signal?.aborted) throw new HelperPodNotRunningError('The backup was cancelled');
+    if (options.signal?.aborted) throw new HelperPodNotRunningError(`The ${options.purpose ?? 'backup'} was cancelled`);
     await sleep(pollMs);
     pollMs = Math.min(pollMs * 2, options.maxPollMs ?? 1000);
   }

@@ -10,6 +10,7 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { BackupStore, StoredItem } from '../../database/BackupStore';
 import type { ArchiveSink } from '../ArchiveSinks/types';
 import type { BackupExecutor } from '../BackupExecutor/BackupExecutor';
+import { LeasedWorkLoop, type LeasedJobContext } from '../LeasedWork/LeasedWorkLoop';
 
 export interface BackupWorkerOptions {
   store: BackupStore;
@@ -51,64 +52,54 @@ const PROGRESS_WRITE_MS = 2000;
 export class BackupWorker {
   readonly workerId = `worker-${randomUUID()}`;
   readonly leaseMs: number;
-  private readonly pollMs: number;
-  private readonly running = new Map<string, { abort: AbortController; progress: RunningProgress; started: number }>();
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
-  private claiming = false;
+  private readonly progress = new Map<string, { progress: RunningProgress; started: number }>();
+  private readonly loop: LeasedWorkLoop<StoredItem>;
 
   constructor(private readonly options: BackupWorkerOptions) {
     this.leaseMs = options.leaseMs ?? 60_000;
-    this.pollMs = options.pollMs ?? 1000;
+    const { store } = options;
+    this.loop = new LeasedWorkLoop<StoredItem>({
+      what: 'backup item',
+      logger: options.logger,
+      concurrency: options.concurrency,
+      leaseMs: this.leaseMs,
+      pollMs: options.pollMs ?? 1000,
+      claim: () =>
+        store.claimNextItem(this.workerId, this.leaseMs, { adHocItemIds: this.options.adHocItemIds?.() ?? [] }),
+      renew: item => store.renewLease(item.id, this.workerId, this.leaseMs),
+      isCancelRequested: item => store.isCancelRequested(item.runId),
+      sweep: () => this.sweep(),
+      run: (item, context) => this.runItem(item, context),
+    });
   }
 
   start() {
-    const tick = () => {
-      if (this.stopped) return;
-      this.kick();
-      this.sweep().catch(e => this.options.logger.warn(`Lease sweep failed: ${e}`));
-      this.timer = setTimeout(tick, this.pollMs);
-    };
-    tick();
+    this.loop.start();
   }
 
   /** Claims work now rather than at the next poll (after a run is created). */
   kick() {
-    if (this.stopped || this.claiming) return;
-    this.claiming = true;
-    this.claimAvailable()
-      .catch(e => this.options.logger.error('Claiming backup items failed', e))
-      .finally(() => {
-        this.claiming = false;
-      });
+    this.loop.kick();
   }
 
   /** Live progress of an item this replica runs. */
   progressOf(itemId: string): RunningProgress | undefined {
-    return this.running.get(itemId)?.progress;
+    return this.progress.get(itemId)?.progress;
   }
 
   /** Aborts the item if this replica runs it (cancellation). */
   abort(itemId: string): boolean {
-    const entry = this.running.get(itemId);
-    entry?.abort.abort();
-    return Boolean(entry);
+    return this.loop.abort(itemId);
   }
 
   async stop() {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    for (const entry of this.running.values()) entry.abort.abort();
-    const deadline = Date.now() + 10_000;
-    while (this.running.size > 0 && Date.now() < deadline) {
-      await new Promise(r => setTimeout(r, 50));
-    }
+    await this.loop.stop();
   }
 
   private lastHeldRenewal = 0;
 
   private async sweep() {
-    const held = (this.options.adHocItemIds?.() ?? []).filter(id => !this.running.has(id));
+    const held = (this.options.adHocItemIds?.() ?? []).filter(id => !this.loop.isRunning(id));
     if (held.length > 0 && Date.now() - this.lastHeldRenewal > this.leaseMs / 4) {
       this.lastHeldRenewal = Date.now();
       await this.options.store.renewHeldQueuedItems(this.workerId, held, this.leaseMs);
@@ -116,7 +107,7 @@ export class BackupWorker {
       // this worker claimed meanwhile is `running` under its id, so it still counts as held.
       const still = new Set(await this.options.store.heldItemIds(this.workerId, held));
       for (const id of held) {
-        if (!still.has(id) && !this.running.has(id)) this.options.onHeldItemGone?.(id);
+        if (!still.has(id) && !this.loop.isRunning(id)) this.options.onHeldItemGone?.(id);
       }
     }
     const interrupted = await this.options.store.interruptExpiredItems();
@@ -129,39 +120,17 @@ export class BackupWorker {
     }
   }
 
-  private async claimAvailable() {
-    while (!this.stopped && this.running.size < this.options.concurrency) {
-      const item = await this.options.store.claimNextItem(this.workerId, this.leaseMs, {
-        adHocItemIds: this.options.adHocItemIds?.() ?? [],
-      });
-      if (!item) return;
-      this.runItem(item).catch(e => this.options.logger.error('Backup item crashed', e));
-    }
-  }
-
-  private async runItem(item: StoredItem) {
+  private async runItem(item: StoredItem, context: LeasedJobContext) {
     const { store, executor, logger } = this.options;
-    const abort = new AbortController();
-    const entry = { abort, progress: { bytes: 0, bytesPerSecond: 0 }, started: Date.now() };
-    this.running.set(item.id, entry);
+    const entry = { progress: { bytes: 0, bytesPerSecond: 0 }, started: Date.now() };
+    this.progress.set(item.id, entry);
     let lastWrite = 0;
-    let lost = false;
-    const renew = setInterval(async () => {
-      try {
-        const held = await store.renewLease(item.id, this.workerId, this.leaseMs);
-        const cancelled = await store.isCancelRequested(item.runId);
-        if (!held) lost = true;
-        if (!held || cancelled) abort.abort();
-      } catch (e) {
-        logger.warn(`Lease renewal failed for ${item.id}: ${e}`);
-      }
-    }, Math.max(500, Math.floor(this.leaseMs / 4)));
     try {
       const outcome = await executor.run(
         { ...item, itemId: item.id },
         this.options.sinkFor(item),
         {
-          signal: abort.signal,
+          signal: context.signal,
           onHelperPod: (helperPod, node) => {
             store.updateRunningItem(item.id, this.workerId, { helperPod, node }).catch(() => {});
           },
@@ -179,10 +148,12 @@ export class BackupWorker {
       logger.info('Backup succeeded', { itemId: item.id, pvc: `${item.namespace}/${item.pvc}`, bytes: outcome.bytes });
     } catch (error) {
       const message = (error as Error)?.message ?? String(error);
-      const cancelled = !lost && !this.stopped && (await store.isCancelRequested(item.runId).catch(() => false));
+      const lost = context.lost();
+      const stopping = context.stopping();
+      const cancelled = !lost && !stopping && (await store.isCancelRequested(item.runId).catch(() => false));
       let status: 'interrupted' | 'cancelled' | 'failed' = 'failed';
       let reason = this.options.publicFailure?.(item, error) ?? message;
-      if (this.stopped) {
+      if (stopping) {
         status = 'interrupted';
         reason = 'The backend stopped while this backup ran; the archive was not completed';
       } else if (cancelled) {
@@ -192,10 +163,8 @@ export class BackupWorker {
       if (!lost) await store.finishItem(item.id, this.workerId, { status, error: reason });
       logger.warn(`Backup ${status}`, { itemId: item.id, pvc: `${item.namespace}/${item.pvc}`, error: reason });
     } finally {
-      clearInterval(renew);
       this.options.onItemDone?.(item);
-      this.running.delete(item.id);
-      this.kick();
+      this.progress.delete(item.id);
     }
   }
 }

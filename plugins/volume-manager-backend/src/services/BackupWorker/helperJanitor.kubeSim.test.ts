@@ -1,7 +1,7 @@
 /*
  * The janitor against kube-sim with real stores: two installations share one cluster and never
- * delete each other's helpers, and a helper whose item was claimed while the janitor listed is
- * kept.
+ * delete each other's helpers, a helper whose item was claimed while the janitor listed is
+ * kept, and a restore's helper is kept while the restore is live and deleted after.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,9 +11,11 @@ import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import { readVolumeManagerConfig } from '../../config/readVolumeManagerConfig';
 import { BACKUP_STORE_MIGRATIONS_DIR } from '../../database/migrateBackupStore';
 import { DatabaseBackupStore } from '../../database/DatabaseBackupStore';
+import { DatabaseRestoreStore } from '../../database/DatabaseRestoreStore';
 import type { ClusterClient } from '../../kubernetes/ClusterClient';
 import { createPod, listPods } from '../../kubernetes/pods';
 import { createTestDatabases } from '../../__testUtils__/testDatabases';
+import { recordBackup, restoreInto } from '../../__testUtils__/restoreFixtures';
 import { faultFixture } from '../../__testUtils__/faultFixture';
 import { startPluginBackend } from '../../__testUtils__/kubeSimBackend';
 import { helperPodSpec } from '../BackupExecutor/helperPodSpec';
@@ -133,6 +135,48 @@ describe('helper janitor', () => {
     expect(claimedDuringList).toBeDefined();
     expect(await helperNames()).toEqual([claimedDuringList]);
     expect(await helperNames()).not.toContain(orphan);
+  });
+
+  it("keeps a live restore's helper and deletes it once the restore is no longer live", async () => {
+    const knex = await databases.init('SQLITE_3');
+    await knex.migrate.latest({ directory: BACKUP_STORE_MIGRATIONS_DIR });
+    const store = DatabaseBackupStore.fromKnex(knex);
+    const restores = DatabaseRestoreStore.fromKnex(knex);
+    const installationId = await store.installationId();
+    const item = await recordBackup(store, { cluster: 'sim', namespace: 'faults', pvc: 'locked' });
+    const restore = await restores.createRestore(restoreInto(item));
+    expect((await restores.claimNextRestore('worker-1', 60_000))?.id).toBe(restore.id);
+    const restoreHelper = async (restoreId: string) => {
+      const spec = helperPodSpec({
+        namespace: 'faults',
+        pvc: 'locked',
+        restore: { restoreId, ownership: 'preserve' },
+        installationId,
+        image: 'alpine:3.20',
+        activeDeadlineSeconds: 600,
+        defaultSecurityMode: 'root',
+      });
+      await createPod(client, spec);
+      return spec.metadata!.name!;
+    };
+    const live = await restoreHelper(restore.id);
+    const orphan = await restoreHelper(randomUUID());
+    const janitor = createHelperJanitor({
+      registry,
+      store,
+      restores,
+      logger: mockServices.logger.mock(),
+      installationId: async () => installationId,
+    });
+    // (Earlier tests leave backup helpers of other installations: only restore helpers count here.)
+    const restoreHelpers = async () => (await helperNames()).filter(n => n.startsWith('nkvm-restore-'));
+    expect(await janitor.sweep()).toBe(1);
+    expect(await restoreHelpers()).toEqual([live]);
+    expect(orphan).not.toBe(live);
+
+    await restores.finishRestore(restore.id, 'worker-1', { phase: 'failed', error: 'x' });
+    expect(await janitor.sweep()).toBe(1);
+    expect(await restoreHelpers()).toEqual([]);
   });
 
   it("sweeps users' pasted-kubeconfig sessions too", async () => {

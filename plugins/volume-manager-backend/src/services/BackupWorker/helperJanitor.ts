@@ -1,5 +1,5 @@
 /*
- * The helper-pod janitor: deletes helper pods that no live backup item owns, so no helper
+ * The helper-pod janitor: deletes helper pods that no live backup item or restore owns, so no helper
  * outlives its item whatever failed (the backend process included). Runs as a global
  * `coreServices.scheduler` task (one replica at a time); also cleans up after items another
  * replica left interrupted.
@@ -15,14 +15,25 @@ import {
   HELPER_POD_MANAGED_BY_VALUE,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { BackupStore, StoredItem } from '../../database/BackupStore';
+import type { RestoreStore } from '../../database/RestoreStore';
 import { KubernetesApiError } from '../../kubernetes/errors';
 import { deletePod, listPods } from '../../kubernetes/pods';
-import { helperPodName, INSTALLATION_ID_LABEL, ITEM_ID_LABEL } from '../BackupExecutor/helperPodSpec';
+import {
+  helperPodName,
+  INSTALLATION_ID_LABEL,
+  ITEM_ID_LABEL,
+  RESTORE_ID_LABEL,
+} from '../BackupExecutor/helperPodSpec';
 import type { ClusterRegistry } from '../ClusterRegistry/ClusterRegistry';
 
 export function createHelperJanitor(options: {
   registry: ClusterRegistry;
   store: BackupStore;
+  /**
+   * Restores, whose helpers carry a restore id instead of an item id. Without it every restore
+   * helper counts as orphaned (only for tests of backups alone).
+   */
+  restores?: Pick<RestoreStore, 'liveRestoreIds'>;
   logger: LoggerService;
   /** Only helpers carrying this installation id are candidates. */
   installationId: () => Promise<string>;
@@ -59,17 +70,21 @@ export function createHelperJanitor(options: {
         try {
           const { client, pods } = await helperPodsOf(cluster, userRef, signal);
           if (pods.length === 0) continue;
-          // Read after the list: an item claimed while the list ran is live here.
+          // Read after the list: an item or restore claimed while the list ran is live here.
           const live = new Set(await store.liveItemIds());
+          const liveRestores = new Set((await options.restores?.liveRestoreIds()) ?? []);
           for (const pod of pods) {
             const itemId = pod.metadata?.labels?.[ITEM_ID_LABEL];
             if (itemId && live.has(itemId)) continue;
+            const restoreId = pod.metadata?.labels?.[RESTORE_ID_LABEL];
+            if (restoreId && liveRestores.has(restoreId)) continue;
             await deletePod(client, pod.metadata!.namespace!, pod.metadata!.name!, signal);
             deleted++;
             logger.info('Deleted an orphaned helper pod', {
               cluster,
               pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`,
               itemId: itemId ?? 'none',
+              restoreId: restoreId ?? 'none',
             });
           }
         } catch (error) {

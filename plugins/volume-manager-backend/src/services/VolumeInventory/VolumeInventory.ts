@@ -39,7 +39,16 @@ export interface InventoryRequest {
   userRef?: string;
   /** List the cluster now rather than serve a cached listing (backup creation). */
   fresh?: boolean;
+  /**
+   * PVC names in `namespace` to report as if they existed (when they do not), matched to
+   * entities by the same rules as real PVCs: which entity a PVC of that name would belong to
+   * (restore into a new PVC). Such entries have phase {@link PROSPECTIVE_PVC_PHASE}.
+   */
+  prospectivePvcs?: Array<{ name: string; labels?: Record<string, string> }>;
 }
+
+/** The phase of an inventory entry for a PVC that does not exist (see `prospectivePvcs`). */
+export const PROSPECTIVE_PVC_PHASE = 'Absent';
 
 export interface VolumeInventory {
   list(request: InventoryRequest): Promise<VolumesResponse>;
@@ -106,7 +115,13 @@ export function createVolumeInventory(options: {
         : await cache.get(client, namespaces ? [...namespaces].sort().join(',') : '*', () =>
             listCluster(client, namespaces),
           );
-      let items = buildVolumes(objects, {
+      const prospective = (request.namespace ? (request.prospectivePvcs ?? []) : [])
+        .filter(({ name }) => !objects.pvcs.some(p => p.metadata?.namespace === request.namespace && p.metadata?.name === name))
+        .map(({ name, labels }) => ({
+          metadata: { name, namespace: request.namespace, labels },
+          status: { phase: PROSPECTIVE_PVC_PHASE },
+        }));
+      let items = buildVolumes(prospective.length ? { ...objects, pvcs: [...objects.pvcs, ...prospective] } : objects, {
         cluster,
         entities: request.entities,
         ownerOfNamespace: config.ownership && namespaceOwners(config.ownership, objects.namespaces ?? []),

@@ -28,7 +28,7 @@ import {
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import { entityMatcher, type EntityMatcher } from './entityMatch';
-import type { VolumeInventory } from './VolumeInventory';
+import { PROSPECTIVE_PVC_PHASE, type VolumeInventory } from './VolumeInventory';
 
 type EntityPermission = ResourcePermission<'catalog-entity'>;
 
@@ -43,6 +43,18 @@ export interface VolumeQueryService {
   listVolumes(query: VolumesQuery, credentials: BackstageCredentials): Promise<VolumesResponse>;
   /** Looks up PVCs of one cluster with their matched entities; InputError for missing ones. */
   findVolumes(cluster: string, refs: VolumeRef[], credentials: BackstageCredentials): Promise<Volume[]>;
+  /**
+   * One PVC as a restore target: the PVC if it exists, otherwise the entry a PVC of that name
+   * would have, its entity matched by the same rules. A new PVC carries the equality labels of
+   * `claimedBy`'s selector (see {@link selectorLabels}), so that entity claims it where its
+   * namespace annotation, the namespace binding and the other entities' claims allow.
+   */
+  findTarget(
+    cluster: string,
+    ref: VolumeRef,
+    credentials: BackstageCredentials,
+    claimedBy?: string | null,
+  ): Promise<{ volume: Volume; exists: boolean; labels?: Record<string, string> }>;
   /** Checks an entity-scoped permission for these entities in one batch. */
   access(
     permission: EntityPermission,
@@ -55,6 +67,21 @@ export interface VolumeQueryService {
     permission: EntityPermission,
     credentials: BackstageCredentials,
   ): Promise<string>;
+}
+
+/**
+ * The labels a PVC needs to match a label selector made only of equality requirements
+ * (`k=v`, `k==v`, as `backstage.io/kubernetes-id=<id>` is), or undefined for any other selector
+ * (set-based or negated requirements name no labels to give).
+ */
+export function selectorLabels(selector: string): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const part of selector.split(',').map(p => p.trim())) {
+    const match = /^([A-Za-z0-9][-A-Za-z0-9_./]*)\s*==?\s*([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.exec(part);
+    if (!match || match[2] === undefined) return undefined;
+    labels[match[1]] = match[2];
+  }
+  return Object.keys(labels).length > 0 ? labels : undefined;
 }
 
 export function userRefOf(credentials: BackstageCredentials): string | undefined {
@@ -224,6 +251,29 @@ export function createVolumeQueryService(options: {
         items: await decorate(result.items.filter(v => visible.allows(v.entityRef) || visible.unconditional)),
         errors: result.errors,
       };
+    },
+
+    async findTarget(cluster, ref, credentials, claimedBy) {
+      const entities = await annotatedEntities();
+      const claimant = claimedBy ? entities.find(e => e.entityRef === claimedBy) : undefined;
+      const labels = claimant ? selectorLabels(claimant.labelSelector) : undefined;
+      const result = await inventory.list({
+        cluster,
+        namespace: ref.namespace,
+        entities,
+        userRef: userRefOf(credentials),
+        fresh: true,
+        prospectivePvcs: [{ name: ref.name, labels }],
+      });
+      const volume = result.items.find(v => v.namespace === ref.namespace && v.name === ref.name);
+      // A partial listing could call an existing PVC absent, or miss the pods that decide its owner.
+      if (!volume || result.errors.length > 0) {
+        throw new InputError(
+          `Cannot read namespace '${ref.namespace}' of cluster '${cluster}': ${result.errors.map(e => e.message).join('; ') || 'no answer'}`,
+        );
+      }
+      const exists = volume.phase !== PROSPECTIVE_PVC_PHASE;
+      return { volume, exists, ...(!exists && labels && { labels }) };
     },
 
     async findVolumes(cluster, refs, credentials) {

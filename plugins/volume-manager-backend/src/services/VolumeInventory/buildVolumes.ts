@@ -59,7 +59,7 @@ interface PodMount {
 }
 
 /** PVCs of StatefulSets: `<template>-<statefulset>-<ordinal>`. */
-function claimTemplatePattern(sts: V1StatefulSet): RegExp | undefined {
+export function claimTemplatePattern(sts: V1StatefulSet): RegExp | undefined {
   const templates = (sts.spec?.volumeClaimTemplates ?? [])
     .map(t => t.metadata?.name)
     .filter((n): n is string => Boolean(n));

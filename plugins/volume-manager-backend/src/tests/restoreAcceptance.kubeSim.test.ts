@@ -13,7 +13,6 @@ import { mockCredentials } from '@backstage/backend-test-utils';
 import { startKubeSim, type KubeSim } from '@nkvm/kube-sim';
 import { compareTrees } from '@nkvm/kube-sim/src/files';
 import type { Restore, Volume } from '@nkvm/backstage-plugin-volume-manager-common';
-import request from 'supertest';
 import { startPluginBackend } from '../__testUtils__/kubeSimBackend';
 import { startRemoteServers, type RemoteServers } from '../__testUtils__/remoteServers';
 import { mutateTree, plantFeatureTree, restoreApi, scaleDown, until } from '../__testUtils__/restoreAcceptance';

@@ -69,7 +69,7 @@ describe('restore acceptance: round trips through the API, checked on disk', () 
     sim = await startKubeSim({ fixture: 'demo', http: true });
     admin = simAdmin(sim);
     const ns = await admin.call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: COPIES } });
-    expect(ns.status).toBe(201);
+    if (ns.status !== 201) throw new Error(`Could not create namespace ${COPIES}: ${ns.status}`);
     const knex = await databases.init('SQLITE_3');
     const base = { host: '127.0.0.1', username: servers.user };
     const { server } = await startPluginBackend({

@@ -45,15 +45,16 @@ import {
   type PvcKey,
   type StoredItem,
 } from './BackupStore';
+import { RUNNING_RESTORE_PHASES } from './RestoreStore';
 import { storedInstallationId } from './installationId';
 import { migrateBackupStore } from './migrateBackupStore';
 import {
   checkWorkerId,
   chunks,
   databaseTime,
-  decodeCursor,
-  encodeCursor,
+  keysetPage,
   lockPvc,
+  pageSize,
   toBoolean,
   toDate,
   toIso,
@@ -80,8 +81,6 @@ const CLAIM_ATTEMPTS = 5;
 const INSERT_CHUNK = 100;
 
 const ACTIVE: ReadonlySet<BackupStatus> = new Set(['queued', 'running']);
-/** Phases of a claimed restore that holds its target PVC. */
-const RUNNING_RESTORE_PHASES = ['verifying', 'preflight', 'restoring'];
 
 interface RunRow {
   id: string;
@@ -270,7 +269,7 @@ export class DatabaseBackupStore implements BackupStore {
   }
 
   async listItems(filter: ItemFilter): Promise<ItemPage> {
-    const limit = Math.min(Math.max(Math.floor(filter.limit) || 1, 1), MAX_PAGE_SIZE);
+    const limit = pageSize(filter.limit, MAX_PAGE_SIZE);
     if (filter.entityRefs && filter.entityRefs.length === 0) {
       return { items: [], nextCursor: null };
     }
@@ -282,25 +281,13 @@ export class DatabaseBackupStore implements BackupStore {
     if (filter.entityRefs) {
       whereOneOf(query, 'i.entity_ref', filter.entityRefs);
     }
-    if (filter.cursor) {
-      const { at: queuedAt, id } = decodeCursor(filter.cursor);
-      query.where(q =>
-        q
-          .where('i.queued_at', '<', queuedAt)
-          .orWhere(q2 => q2.where('i.queued_at', '=', queuedAt).andWhere('i.id', '<', id)),
-      );
-    }
-    const rows = await query
-      .orderBy([
-        { column: 'i.queued_at', order: 'desc' },
-        { column: 'i.id', order: 'desc' },
-      ])
-      .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    return {
-      items: page.map(row => this.toItem(row)),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].queued_at, page[page.length - 1].id) : null,
-    };
+    const { rows, nextCursor } = await keysetPage<ItemRow>(
+      query,
+      { at: 'i.queued_at', id: 'i.id', order: 'desc' },
+      limit,
+      filter.cursor,
+    );
+    return { items: rows.map(row => this.toItem(row)), nextCursor };
   }
 
   /**

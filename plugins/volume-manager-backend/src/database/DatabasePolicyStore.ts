@@ -37,8 +37,8 @@ import {
   checkWorkerId,
   chunks,
   databaseTime as dbClock,
-  decodeCursor,
-  encodeCursor,
+  keysetPage,
+  pageSize,
   toBoolean,
   toDate,
   toIso,
@@ -276,7 +276,7 @@ export class DatabasePolicyStore implements PolicyStore {
   }
 
   async listPolicies(filter: PolicyFilter = {}): Promise<PolicyPage> {
-    const limit = Math.min(Math.max(Math.floor(filter.limit ?? MAX_POLICY_PAGE) || 1, 1), MAX_POLICY_PAGE);
+    const limit = pageSize(filter.limit, MAX_POLICY_PAGE);
     if (filter.entityRefs && filter.entityRefs.length === 0) {
       return { items: [], nextCursor: null };
     }
@@ -291,24 +291,13 @@ export class DatabasePolicyStore implements PolicyStore {
           .select(this.db.raw('1')),
       );
     }
-    if (filter.cursor) {
-      const { at, id } = decodeCursor(filter.cursor);
-      query.where(q =>
-        q.where('p.created_at', '>', at).orWhere(q2 => q2.where('p.created_at', '=', at).andWhere('p.id', '>', id)),
-      );
-    }
-    const rows: PolicyRow[] = await query
-      .orderBy([
-        { column: 'p.created_at', order: 'asc' },
-        { column: 'p.id', order: 'asc' },
-      ])
-      .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(row => this.toPolicy(row)),
-      nextCursor: rows.length > limit ? encodeCursor(last.created_at, last.id) : null,
-    };
+    const { rows, nextCursor } = await keysetPage<PolicyRow>(
+      query,
+      { at: 'p.created_at', id: 'p.id', order: 'asc' },
+      limit,
+      filter.cursor,
+    );
+    return { items: rows.map(row => this.toPolicy(row)), nextCursor };
   }
 
   async listTargets(policyId: string): Promise<PolicyTarget[]> {

@@ -23,21 +23,22 @@ import type { Knex } from 'knex';
 import { pvcKey, type PvcKey, type StoredItem } from './BackupStore';
 import { DatabaseBackupStore } from './DatabaseBackupStore';
 import { migrateBackupStore } from './migrateBackupStore';
-import type {
-  NewRestore,
-  RestoreFilter,
-  RestorePage,
-  RestoreProgress,
-  RestoreResult,
-  RestoreStore,
-  StoredRestore,
+import {
+  RUNNING_RESTORE_PHASES,
+  type NewRestore,
+  type RestoreFilter,
+  type RestorePage,
+  type RestoreProgress,
+  type RestoreResult,
+  type RestoreStore,
+  type StoredRestore,
 } from './RestoreStore';
 import {
   checkWorkerId,
   databaseTime,
-  decodeCursor,
-  encodeCursor,
+  keysetPage,
   lockPvc,
+  pageSize,
   toBoolean,
   toIso,
   toNumber,
@@ -52,10 +53,8 @@ export const MAX_RESTORE_PAGE_SIZE = 500;
 const CLAIM_CANDIDATES = 10;
 const CLAIM_ATTEMPTS = 5;
 
-/** A restore that holds its target PVC once claimed. */
-const RUNNING_PHASES = ['verifying', 'preflight', 'restoring'] as const;
 /** Not finished: holds its target against other restores (and, on creation, backups). */
-const ACTIVE_PHASES = ['queued', ...RUNNING_PHASES] as const;
+const ACTIVE_PHASES = ['queued', ...RUNNING_RESTORE_PHASES] as const;
 const FINISHED_PHASES: ReadonlySet<RestorePhase> = new Set([
   'succeeded',
   'failed',
@@ -305,7 +304,7 @@ export class DatabaseRestoreStore implements RestoreStore {
    * `entityRefs` those whose target or source entity is one of them.
    */
   async listRestores(filter: RestoreFilter): Promise<RestorePage> {
-    const limit = Math.min(Math.max(Math.floor(filter.limit) || 1, 1), MAX_RESTORE_PAGE_SIZE);
+    const limit = pageSize(filter.limit, MAX_RESTORE_PAGE_SIZE);
     if (filter.entityRefs && filter.entityRefs.length === 0) {
       return { items: [], nextCursor: null };
     }
@@ -331,25 +330,13 @@ export class DatabaseRestoreStore implements RestoreStore {
           .orWhere(q2 => whereOneOf(q2, 'source_entity_ref', refs)),
       );
     }
-    if (filter.cursor) {
-      const { at, id } = decodeCursor(filter.cursor);
-      query.where(q =>
-        q.where('created_at', '<', at).orWhere(q2 => q2.where('created_at', '=', at).andWhere('id', '<', id)),
-      );
-    }
-    const rows: RestoreRow[] = await query
-      .orderBy([
-        { column: 'created_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(limit + 1)
-      .select('*');
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toRestore),
-      nextCursor: rows.length > limit ? encodeCursor(last.created_at, last.id) : null,
-    };
+    const { rows, nextCursor } = await keysetPage<RestoreRow>(
+      query,
+      { at: 'created_at', id: 'id', order: 'desc' },
+      limit,
+      filter.cursor,
+    );
+    return { items: rows.map(toRestore), nextCursor };
   }
 
   async claimNextRestore(workerId: string, leaseMs: number): Promise<StoredRestore | undefined> {
@@ -414,7 +401,7 @@ export class DatabaseRestoreStore implements RestoreStore {
   async updateRestore(id: string, workerId: string, progress: RestoreProgress): Promise<void> {
     const patch: Record<string, unknown> = {};
     if (progress.phase !== undefined) {
-      if (!(RUNNING_PHASES as readonly string[]).includes(progress.phase)) {
+      if (!(RUNNING_RESTORE_PHASES as readonly string[]).includes(progress.phase)) {
         throw new Error(`updateRestore cannot move restore ${id} to phase '${progress.phase}'`);
       }
       patch.phase = progress.phase;
@@ -457,7 +444,7 @@ export class DatabaseRestoreStore implements RestoreStore {
     if (canceled === 0) {
       await this.db('restores')
         .where({ id })
-        .whereIn('phase', RUNNING_PHASES)
+        .whereIn('phase', RUNNING_RESTORE_PHASES)
         .update({ cancel_requested: true });
     }
     return this.getRestore(id);
@@ -470,7 +457,7 @@ export class DatabaseRestoreStore implements RestoreStore {
 
   async interruptExpiredRestores(): Promise<StoredRestore[]> {
     const expired: { id: string; lease_expires_at: Timestamp }[] = await this.db('restores')
-      .whereIn('phase', RUNNING_PHASES)
+      .whereIn('phase', RUNNING_RESTORE_PHASES)
       .where('lease_expires_at', '<', this.dbTime())
       .select('id', 'lease_expires_at');
     const interrupted: string[] = [];
@@ -478,7 +465,7 @@ export class DatabaseRestoreStore implements RestoreStore {
       // Guarded again: a renewal or a finish since the select wins over the interruption.
       const changed = await this.db('restores')
         .where({ id: row.id })
-        .whereIn('phase', RUNNING_PHASES)
+        .whereIn('phase', RUNNING_RESTORE_PHASES)
         .where('lease_expires_at', '<', this.dbTime())
         .update({
           phase: 'interrupted',
@@ -506,7 +493,7 @@ export class DatabaseRestoreStore implements RestoreStore {
 
   async liveRestoreIds(): Promise<string[]> {
     return this.db('restores')
-      .whereIn('phase', RUNNING_PHASES)
+      .whereIn('phase', RUNNING_RESTORE_PHASES)
       .where('lease_expires_at', '>=', this.dbTime())
       .orderBy('id')
       .pluck('id');
@@ -532,7 +519,7 @@ export class DatabaseRestoreStore implements RestoreStore {
 
   /** The restore, only while `workerId` holds it and it runs. */
   private held(id: string, workerId: string) {
-    return this.db('restores').where({ id, claimed_by: workerId }).whereIn('phase', RUNNING_PHASES);
+    return this.db('restores').where({ id, claimed_by: workerId }).whereIn('phase', RUNNING_RESTORE_PHASES);
   }
 
   /**
@@ -557,7 +544,7 @@ export class DatabaseRestoreStore implements RestoreStore {
           .where('o.target_cluster', of.cluster)
           .where('o.target_namespace', of.namespace)
           .where('o.target_name', of.pvc)
-          .whereIn('o.phase', RUNNING_PHASES)
+          .whereIn('o.phase', RUNNING_RESTORE_PHASES)
           .whereNot('o.id', of.id),
       );
   }

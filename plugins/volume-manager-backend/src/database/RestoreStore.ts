@@ -19,6 +19,9 @@ import type {
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import type { PvcKey, StoredItem } from './BackupStore';
 
+/** Phases of a claimed, unfinished restore: it holds its target PVC against backups. */
+export const RUNNING_RESTORE_PHASES = ['verifying', 'preflight', 'restoring'] as const;
+
 export interface NewRestore {
   /** The id to use (the service names a new PVC after it); a new UUID when unset. */
   id?: string;

@@ -127,6 +127,48 @@ export function decodeCursor(cursor: string): { at: Date; id: string } {
   return { at: new Date(parsed[0]), id: parsed[1] };
 }
 
+/** A requested page size clamped to 1..max (a missing or odd value gives 1). @internal */
+export function pageSize(requested: number | undefined, max: number): number {
+  return Math.min(Math.max(Math.floor(requested ?? max) || 1, 1), max);
+}
+
+/**
+ * Keyset paging by an ordering timestamp and then the id, both in `order`: applies the cursor
+ * and the order to `query`, reads one row more than `limit`, and returns the page with the
+ * cursor of the next one (null on the last page). `columns` may be qualified (`i.queued_at`);
+ * rows are read by the unqualified names.
+ * @internal
+ */
+export async function keysetPage<Row>(
+  query: Knex.QueryBuilder,
+  columns: { at: string; id: string; order: 'asc' | 'desc' },
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ rows: Row[]; nextCursor: string | null }> {
+  const { at: atColumn, id: idColumn, order } = columns;
+  if (cursor) {
+    const { at, id } = decodeCursor(cursor);
+    const beyond = order === 'desc' ? '<' : '>';
+    query.where(q =>
+      q.where(atColumn, beyond, at).orWhere(q2 => q2.where(atColumn, '=', at).andWhere(idColumn, beyond, id)),
+    );
+  }
+  const rows: Row[] = await query
+    .orderBy([
+      { column: atColumn, order },
+      { column: idColumn, order },
+    ])
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1] as Record<string, unknown> | undefined;
+  const unqualified = (column: string) => column.slice(column.lastIndexOf('.') + 1);
+  return {
+    rows: page,
+    nextCursor:
+      rows.length > limit && last ? encodeCursor(last[unqualified(atColumn)], String(last[unqualified(idColumn)])) : null,
+  };
+}
+
 /**
  * `column IN (values)` with one bound value whatever the number of values, so no variable limit
  * applies.

@@ -11,9 +11,8 @@ import {
   type ArchiveSink,
 } from '@nkvm/backstage-plugin-volume-manager-node';
 import { readVolumeManagerConfig } from './config/readVolumeManagerConfig';
-import { DatabaseBackupStore } from './database/DatabaseBackupStore';
-import { DatabaseRestoreStore } from './database/DatabaseRestoreStore';
 import { installationIdResolver } from './database/installationId';
+import { openStores } from './database/openStores';
 import { builtInAuthStrategies } from './kubernetes/authStrategies';
 import { createRouter } from './router';
 import { ArchiveSinkRegistry } from './services/ArchiveSinks/ArchiveSinkRegistry';
@@ -77,8 +76,7 @@ export const volumeManagerPlugin = createBackendPlugin({
       },
       async init(deps) {
         const options = readVolumeManagerConfig(deps.config);
-        const store = await DatabaseBackupStore.create({ database: deps.database });
-        const restoreStore = await DatabaseRestoreStore.create({ database: deps.database });
+        const { backups: store, restores: restoreStore } = await openStores(deps.database);
         const installationId = installationIdResolver(options.installationId, store);
         deps.permissionsRegistry.addPermissions(volumeManagerPermissions);
 

@@ -172,7 +172,7 @@ export class DatabaseBackupStore implements BackupStore {
     return storedInstallationId(this.db);
   }
 
-  /** For tests: a store over a knex whose schema is already migrated. */
+  /** A store over a knex whose schema is already migrated (openStores, tests). */
   static fromKnex(knex: Knex, options: DatabaseBackupStoreOptions = {}): DatabaseBackupStore {
     return new DatabaseBackupStore(knex, options);
   }

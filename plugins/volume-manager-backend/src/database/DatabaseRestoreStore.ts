@@ -203,7 +203,7 @@ export class DatabaseRestoreStore implements RestoreStore {
     return new DatabaseRestoreStore(client, {});
   }
 
-  /** For tests: a store over a knex whose schema is already migrated. */
+  /** A store over a knex whose schema is already migrated (openStores, tests). */
   static fromKnex(knex: Knex, options: DatabaseRestoreStoreOptions = {}): DatabaseRestoreStore {
     return new DatabaseRestoreStore(knex, options);
   }

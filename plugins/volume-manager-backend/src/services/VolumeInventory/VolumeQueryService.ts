@@ -28,6 +28,7 @@ import {
   type VolumesResponse,
 } from '@nkvm/backstage-plugin-volume-manager-common';
 import { entityMatcher, type EntityMatcher } from './entityMatch';
+import { selectorLabels } from './labelSelector';
 import { PROSPECTIVE_PVC_PHASE, type VolumeInventory } from './VolumeInventory';
 
 type EntityPermission = ResourcePermission<'catalog-entity'>;
@@ -67,21 +68,6 @@ export interface VolumeQueryService {
     permission: EntityPermission,
     credentials: BackstageCredentials,
   ): Promise<string>;
-}
-
-/**
- * The labels a PVC needs to match a label selector made only of equality requirements
- * (`k=v`, `k==v`, as `backstage.io/kubernetes-id=<id>` is), or undefined for any other selector
- * (set-based or negated requirements name no labels to give).
- */
-export function selectorLabels(selector: string): Record<string, string> | undefined {
-  const labels: Record<string, string> = {};
-  for (const part of selector.split(',').map(p => p.trim())) {
-    const match = /^([A-Za-z0-9][-A-Za-z0-9_./]*)\s*==?\s*([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.exec(part);
-    if (!match || match[2] === undefined) return undefined;
-    labels[match[1]] = match[2];
-  }
-  return Object.keys(labels).length > 0 ? labels : undefined;
 }
 
 export function userRefOf(credentials: BackstageCredentials): string | undefined {

@@ -5,7 +5,8 @@
 export type LabelMatcher = (labels: Record<string, string> | undefined) => boolean;
 
 type Requirement =
-  | { op: 'in' | 'notin'; key: string; values: string[] }
+  /** `equality`: written `k=v` or `k==v`. */
+  | { op: 'in' | 'notin'; key: string; values: string[]; equality?: true }
   | { op: 'exists' | 'doesnotexist'; key: string };
 
 function splitTopLevel(selector: string): string[] {
@@ -37,7 +38,9 @@ function parseRequirement(term: string): Requirement {
   }
   m = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
   if (m) {
-    return { op: m[2] === '!=' ? 'notin' : 'in', key: m[1], values: [m[3]] };
+    return m[2] === '!='
+      ? { op: 'notin', key: m[1], values: [m[3]] }
+      : { op: 'in', key: m[1], values: [m[3]], equality: true };
   }
   m = /^!\s*(\S+)$/.exec(term);
   if (m) return { op: 'doesnotexist', key: m[1] };
@@ -67,4 +70,34 @@ export function parseLabelSelector(selector: string): LabelMatcher {
       }
     });
   };
+}
+
+const LABEL_KEY = /^[A-Za-z0-9][-A-Za-z0-9_./]*$/;
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/**
+ * The labels a PVC needs to match a selector made only of equality requirements (`k=v`,
+ * `k==v`, as `backstage.io/kubernetes-id=<id>` is), or undefined for any other selector (set-based
+ * or negated requirements name no labels to give) and for keys or values no label can hold.
+ */
+export function selectorLabels(selector: string): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const term of splitTopLevel(selector)) {
+    let requirement: Requirement;
+    try {
+      requirement = parseRequirement(term);
+    } catch {
+      return undefined;
+    }
+    if (
+      requirement.op !== 'in' ||
+      !requirement.equality ||
+      !LABEL_KEY.test(requirement.key) ||
+      !LABEL_VALUE.test(requirement.values[0])
+    ) {
+      return undefined;
+    }
+    labels[requirement.key] = requirement.values[0];
+  }
+  return Object.keys(labels).length > 0 ? labels : undefined;
 }

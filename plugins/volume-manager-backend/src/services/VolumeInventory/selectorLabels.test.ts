@@ -1,4 +1,4 @@
-import { selectorLabels } from './VolumeQueryService';
+import { selectorLabels } from './labelSelector';
 
 describe('selectorLabels (the labels a restored PVC gets for its entity)', () => {
   it('gives the labels of equality selectors', () => {

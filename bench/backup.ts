@@ -16,7 +16,16 @@ import { randomUUID } from 'node:crypto';
 import { createBackupExecutor } from '../plugins/volume-manager-backend/src/services/BackupExecutor/BackupExecutor';
 import { LocalArchiveSink } from '../plugins/volume-manager-backend/src/services/ArchiveSinks/LocalArchiveSink';
 import type { Benchmark, BenchResult } from './types';
-import { KUBECTL, median, peakRssGrowthMb, registryFor, startSimProcess, timeCommand, timeIt } from './support';
+import {
+  KUBECTL,
+  median,
+  peakRssGrowthMb,
+  registryFor,
+  rssResult,
+  startSimProcess,
+  timeCommand,
+  timeIt,
+} from './support';
 
 const MiB = 1024 * 1024;
 
@@ -178,16 +187,7 @@ export const backupRss: Benchmark = {
     const size = 2048 * MiB;
     return withBackupRig([{ name: 'big', bytes: size, compressibility: 0.2 }], async rig => {
       const { growthMb, value } = await peakRssGrowthMb(() => rig.backup('big'));
-      return {
-        bench: 'backup-rss',
-        value: Number(growthMb.toFixed(1)),
-        unit: 'MB',
-        baseline: 64,
-        ratio: Number((growthMb / 64).toFixed(3)),
-        target: 'growth <= 64 MB',
-        pass: growthMb <= 64,
-        details: { pvBytes: size, archiveBytes: value.bytes },
-      };
+      return rssResult('backup-rss', growthMb, { pvBytes: size, archiveBytes: value.bytes });
     });
   },
 };

@@ -25,7 +25,16 @@ import { LocalArchiveSink } from '../plugins/volume-manager-backend/src/services
 import { createRestoreExecutor } from '../plugins/volume-manager-backend/src/services/RestoreExecutor/RestoreExecutor';
 import type { RestoreHooks } from '../plugins/volume-manager-backend/src/services/RestoreExecutor/types';
 import type { Benchmark, BenchResult } from './types';
-import { KUBECTL, median, peakRssGrowthMb, registryFor, startSimProcess, timeCommand, timeIt } from './support';
+import {
+  KUBECTL,
+  median,
+  peakRssGrowthMb,
+  registryFor,
+  rssResult,
+  startSimProcess,
+  timeCommand,
+  timeIt,
+} from './support';
 
 const MiB = 1024 * 1024;
 const PAIRS = Math.max(1, Number(process.env.NKVM_BENCH_PAIRS) || 3);
@@ -236,16 +245,10 @@ export const restoreRss: Benchmark = {
   async run(): Promise<BenchResult> {
     return withRestoreRig(async rig => {
       const { growthMb, value } = await peakRssGrowthMb(() => rig.restore());
-      return {
-        bench: 'restore-rss',
-        value: Number(growthMb.toFixed(1)),
-        unit: 'MB',
-        baseline: 64,
-        ratio: Number((growthMb / 64).toFixed(3)),
-        target: 'growth <= 64 MB',
-        pass: growthMb <= 64,
-        details: { archiveBytes: rig.archiveBytes, seconds: Number(value.seconds.toFixed(2)) },
-      };
+      return rssResult('restore-rss', growthMb, {
+        archiveBytes: rig.archiveBytes,
+        seconds: Number(value.seconds.toFixed(2)),
+      });
     });
   },
 };

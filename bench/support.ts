@@ -8,6 +8,7 @@ import { ConfigReader } from '@backstage/config';
 import { readVolumeManagerConfig } from '../plugins/volume-manager-backend/src/config/readVolumeManagerConfig';
 import { createClusterRegistry } from '../plugins/volume-manager-backend/src/services/ClusterRegistry/ClusterRegistry';
 import { builtInAuthStrategies } from '../plugins/volume-manager-backend/src/kubernetes/authStrategies';
+import type { BenchResult } from './types';
 
 export const repoRoot = path.resolve(__dirname, '..');
 
@@ -118,6 +119,23 @@ export async function peakRssGrowthMb<T>(fn: () => Promise<T>): Promise<{ growth
   } finally {
     clearInterval(timer);
   }
+}
+
+/** The design's limit on the backend's RSS growth over a 2 GiB stream, either direction. */
+export const RSS_GROWTH_LIMIT_MB = 64;
+
+/** A `*-rss` benchmark's JSON line: the growth measured against RSS_GROWTH_LIMIT_MB. */
+export function rssResult(bench: string, growthMb: number, details: BenchResult['details']): BenchResult {
+  return {
+    bench,
+    value: Number(growthMb.toFixed(1)),
+    unit: 'MB',
+    baseline: RSS_GROWTH_LIMIT_MB,
+    ratio: Number((growthMb / RSS_GROWTH_LIMIT_MB).toFixed(3)),
+    target: `growth <= ${RSS_GROWTH_LIMIT_MB} MB`,
+    pass: growthMb <= RSS_GROWTH_LIMIT_MB,
+    details,
+  };
 }
 
 export const KUBECTL = process.env.KUBECTL ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
